@@ -1,0 +1,37 @@
+// Package sse writes Server-Sent Events: the text/event-stream protocol that
+// a browser's EventSource reads.
+//
+// It is the framework-agnostic core of the module: it imports only the
+// standard library, and the router adapters (chi, gin, echo) are thin
+// wrappers around it.
+//
+// An [Event] encodes itself exactly as the WHATWG standard reads it back:
+// data with line breaks becomes one data line per line, and an ID or type
+// that could inject fields is refused with an error, never escaped. A
+// [Stream] runs one response: [Serve] sends the headers, flushes them and
+// calls your [StreamFunc] on the handler's goroutine; the stream ends when
+// the function returns or the client goes away, sends heartbeat comments
+// while it is idle and drops a client that stops reading after the write
+// timeout. A [Decoder] reads a stream as a browser does.
+//
+// The brief's example, an event every two seconds until the client leaves:
+//
+//	http.Handle("/events", sse.Handler(func(s *sse.Stream) error {
+//		id := 0
+//		return s.Every(2*time.Second, func() error {
+//			id++
+//			return s.Send(sse.Event{ID: strconv.Itoa(id), Data: "hello"})
+//		})
+//	}))
+//
+// # Shutting down
+//
+// [http.Server.Shutdown] waits for open handlers, and an event stream is a
+// handler that never finishes by itself. Give the server a base context and
+// cancel it on shutdown; every stream's context derives from it, so every
+// stream ends:
+//
+//	ctx, cancel := context.WithCancel(context.Background())
+//	srv := &http.Server{Handler: mux, BaseContext: func(net.Listener) context.Context { return ctx }}
+//	srv.RegisterOnShutdown(cancel)
+package sse

@@ -1,0 +1,46 @@
+package sse
+
+import "errors"
+
+// Errors returned by this package. Test for them with [errors.Is]: the
+// returned errors wrap them with detail about the offending value.
+var (
+	// ErrInvalidID reports an event ID holding CR, LF or U+0000, or bytes
+	// that are not UTF-8. Such an ID would end the id line early and let the
+	// rest of the value inject fields, so it is refused, never escaped.
+	ErrInvalidID = errors.New("sse: invalid event id")
+
+	// ErrInvalidType reports an event type holding CR or LF, or bytes that
+	// are not UTF-8.
+	ErrInvalidType = errors.New("sse: invalid event type")
+
+	// ErrInvalidData reports event data or a comment that is not UTF-8.
+	// Clients decode the stream as UTF-8 and would silently replace such
+	// bytes, so the event is refused instead.
+	ErrInvalidData = errors.New("sse: invalid event data")
+
+	// ErrInvalidRetry reports a retry delay that is negative or below one
+	// millisecond.
+	ErrInvalidRetry = errors.New("sse: invalid retry delay")
+
+	// ErrEmptyEvent reports an event with no field set: it would put
+	// nothing on the wire.
+	ErrEmptyEvent = errors.New("sse: empty event")
+
+	// ErrDataConflict reports an event that sets more than one of Data,
+	// Bytes and JSON.
+	ErrDataConflict = errors.New("sse: more than one data field set")
+
+	// ErrNotFlushable reports a response writer that cannot flush. An event
+	// stream that cannot flush would sit in a buffer instead of reaching
+	// the client, so the stream is not started.
+	ErrNotFlushable = errors.New("sse: response writer cannot flush")
+
+	// ErrClosed reports a write to a stream that has ended: the client went
+	// away, a write failed or timed out, or the server is shutting down.
+	ErrClosed = errors.New("sse: stream closed")
+
+	// ErrEventTooLarge reports an event in a read stream that exceeds the
+	// decoder's size limit.
+	ErrEventTooLarge = errors.New("sse: event too large")
+)

@@ -1,0 +1,202 @@
+package sse
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Event is one server-sent event. The zero value of each field leaves that
+// field off the wire.
+//
+// The payload comes from at most one of Data, Bytes and JSON. An event
+// fires in the browser only when it has a payload or a Type; an event with
+// only an ID (or only a Retry) updates the client's state without firing.
+type Event struct {
+	// ID sets the client's last event ID, which it sends back in the
+	// Last-Event-ID header when it reconnects. It must not hold CR, LF or
+	// U+0000.
+	ID string
+
+	// Type is the event type the client dispatches on (addEventListener);
+	// empty means "message". It must not hold CR or LF.
+	Type string
+
+	// Data is the payload as text. Line breaks (CRLF, LF or CR) split it
+	// over several data lines; the client sees each of them as LF.
+	Data string
+
+	// Bytes is the payload as bytes, written without a copy to a string.
+	// It is read during the call that encodes the event and not kept.
+	Bytes []byte
+
+	// JSON, if not nil, is encoded with encoding/json as the payload.
+	JSON any
+
+	// Retry, if positive, tells the client how long to wait before it
+	// reconnects. It is sent in whole milliseconds, rounded down; a
+	// negative or sub-millisecond delay is refused.
+	Retry time.Duration
+
+	// Comment is sent as comment lines, one per line of the text. Clients
+	// ignore comments; proxies see traffic.
+	Comment string
+}
+
+// AppendText appends the wire form of e, ending with the blank line that
+// dispatches it, to b and returns the extended buffer. It implements
+// [encoding.TextAppender].
+//
+// An invalid event returns b unchanged and an error wrapping
+// [ErrInvalidID], [ErrInvalidType], [ErrInvalidData], [ErrInvalidRetry],
+// [ErrDataConflict] or [ErrEmptyEvent]. Encoding text or bytes into a buffer
+// with room allocates nothing; encoding JSON allocates.
+func (e *Event) AppendText(b []byte) ([]byte, error) {
+	var enc frameEncoder
+	return enc.append(b, e)
+}
+
+// frameEncoder encodes events into frames. It keeps the JSON encoder that
+// writes JSON payloads straight into the frame, so a long-lived frameEncoder
+// (one per stream) sets it up once.
+type frameEncoder struct {
+	out  appendWriter
+	json *json.Encoder
+}
+
+// appendWriter is an io.Writer that appends to a byte slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// append appends the frame of e to b. On error b is returned unchanged.
+func (fe *frameEncoder) append(b []byte, e *Event) ([]byte, error) {
+	data, err := e.validate()
+	if err != nil {
+		return b, err
+	}
+	start := len(b)
+	if e.Comment != "" {
+		b = appendLines(b, ": ", e.Comment)
+	}
+	if e.ID != "" {
+		b = append(b, "id: "...)
+		b = append(b, e.ID...)
+		b = append(b, '\n')
+	}
+	if e.Type != "" {
+		b = append(b, "event: "...)
+		b = append(b, e.Type...)
+		b = append(b, '\n')
+	}
+	if ms := e.Retry.Milliseconds(); ms > 0 {
+		b = append(b, "retry: "...)
+		b = strconv.AppendInt(b, ms, 10)
+		b = append(b, '\n')
+	}
+	switch {
+	case e.JSON != nil:
+		if b, err = fe.appendJSON(b, e.JSON); err != nil {
+			return b[:start], err
+		}
+	case data != "" || e.Type != "":
+		b = appendLines(b, "data: ", data)
+	}
+	return append(b, '\n'), nil
+}
+
+// appendJSON appends v as one data line. encoding/json writes compact JSON
+// with line breaks inside strings escaped (it compacts the output of
+// MarshalJSON methods too), so the value always fits on one line.
+func (fe *frameEncoder) appendJSON(b []byte, v any) ([]byte, error) {
+	if fe.json == nil {
+		fe.json = json.NewEncoder(&fe.out)
+	}
+	fe.out.b = append(b, "data: "...)
+	err := fe.json.Encode(v) // ends the line with '\n'
+	b, fe.out.b = fe.out.b, nil
+	if err != nil {
+		return b, fmt.Errorf("%w: JSON: %w", ErrInvalidData, err)
+	}
+	return b, nil
+}
+
+// validate checks every field before anything is written, and returns the
+// text payload (Data, or a view of Bytes).
+func (e *Event) validate() (string, error) {
+	data := e.Data
+	payloads := 0
+	if data != "" {
+		payloads++
+	}
+	if len(e.Bytes) > 0 {
+		payloads++
+		data = bytesView(e.Bytes)
+	}
+	if e.JSON != nil {
+		payloads++
+	}
+	switch {
+	case payloads > 1:
+		return "", ErrDataConflict
+	case payloads == 0 && e.ID == "" && e.Type == "" && e.Retry == 0 && e.Comment == "":
+		return "", ErrEmptyEvent
+	case e.Retry < 0 || (e.Retry > 0 && e.Retry < time.Millisecond):
+		return "", fmt.Errorf("%w: %v is not a whole number of milliseconds", ErrInvalidRetry, e.Retry)
+	case strings.ContainsAny(e.ID, "\r\n\x00") || !utf8.ValidString(e.ID):
+		return "", fmt.Errorf("%w: %q", ErrInvalidID, e.ID)
+	case strings.ContainsAny(e.Type, "\r\n") || !utf8.ValidString(e.Type):
+		return "", fmt.Errorf("%w: %q", ErrInvalidType, e.Type)
+	case !utf8.ValidString(data):
+		return "", fmt.Errorf("%w: payload is not UTF-8", ErrInvalidData)
+	case !utf8.ValidString(e.Comment):
+		return "", fmt.Errorf("%w: comment is not UTF-8", ErrInvalidData)
+	}
+	return data, nil
+}
+
+// appendLines appends s as lines that each start with prefix, splitting it
+// at CRLF, LF and CR. A trailing line break yields a last, empty line, so
+// the break survives the client's removal of the final LF.
+func appendLines(b []byte, prefix, s string) []byte {
+	if strings.IndexByte(s, '\r') < 0 {
+		// Common case: LF only, found with the vectorised search.
+		for {
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				break
+			}
+			b = append(b, prefix...)
+			b = append(b, s[:i+1]...)
+			s = s[i+1:]
+		}
+	} else {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c == '\n' || c == '\r' {
+				b = append(b, prefix...)
+				b = append(b, s[:i]...)
+				b = append(b, '\n')
+				if c == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+					i++
+				}
+				s, i = s[i+1:], -1
+			}
+		}
+	}
+	b = append(b, prefix...)
+	b = append(b, s...)
+	return append(b, '\n')
+}
+
+// bytesView returns p as a string without copying it. The string must not
+// outlive the call that encodes the event: the caller may change p after.
+func bytesView(p []byte) string {
+	return unsafe.String(unsafe.SliceData(p), len(p))
+}

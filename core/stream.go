@@ -1,0 +1,375 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// A StreamFunc writes events to one client. The stream ends when it
+// returns; it should return once [Stream.Done] is closed.
+type StreamFunc func(s *Stream) error
+
+// A FlushWriter is a writer whose buffered bytes can be pushed on to the
+// reader, such as a [bufio.Writer]. If it also has a method
+// SetWriteDeadline(time.Time) error, as a [net.Conn] does, the stream uses
+// it for its write timeout.
+type FlushWriter interface {
+	io.Writer
+	Flush() error
+}
+
+// Stream is one open event stream to one client. Its methods are safe for
+// concurrent use; each event is written and flushed as one piece, so events
+// from several goroutines never interleave.
+type Stream struct {
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	req       *http.Request
+	lastID    string
+	out       sink
+	timeout   time.Duration // per-write deadline, 0 when off
+	beatEvery time.Duration // heartbeat interval, 0 when off
+	retry     time.Duration // reconnection delay sent first, 0 for none
+
+	mu        sync.Mutex
+	err       error // why the stream ended; nil while it is open
+	enc       frameEncoder
+	buf       []byte // frame buffer, reused across events
+	lastWrite time.Time
+	beat      *time.Timer
+	beats     sync.WaitGroup // one count per armed or running heartbeat
+}
+
+// maxKeptBuffer bounds the frame buffer a stream keeps between events, so
+// that one large event does not pin its memory for the stream's lifetime.
+const maxKeptBuffer = 64 << 10
+
+// heartbeatFrame is the comment a stream sends when it has been idle.
+var heartbeatFrame = []byte(":\n\n")
+
+// sink is where a stream's frames go: a response writer with its
+// controller, or a plain flushing writer.
+type sink interface {
+	io.Writer
+	Flush() error
+	SetWriteDeadline(time.Time) error
+}
+
+type httpSink struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s httpSink) Flush() error                       { return s.rc.Flush() }
+func (s httpSink) SetWriteDeadline(t time.Time) error { return s.rc.SetWriteDeadline(t) }
+
+type plainSink struct{ FlushWriter }
+
+func (s plainSink) SetWriteDeadline(t time.Time) error {
+	if d, ok := s.FlushWriter.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		return d.SetWriteDeadline(t)
+	}
+	return http.ErrNotSupported
+}
+
+var errNilFunc = errors.New("sse: nil StreamFunc")
+
+// Serve answers the request with an event stream and calls fn with it on
+// the calling goroutine. It sends the status and headers (Content-Type
+// text/event-stream, Cache-Control no-cache, no-transform, X-Accel-Buffering
+// no) and flushes them before fn runs, so the client sees the stream open at
+// once. The stream ends when fn returns or the request's context ends (the
+// client went away), and Serve returns fn's error once no goroutine of the
+// stream is left.
+//
+// Serve finds the flusher and the write deadline of w through
+// [http.ResponseController], so wrapped writers work if they have an
+// Unwrap method. If w cannot flush, Serve returns an error wrapping
+// [ErrNotFlushable] before it writes anything, leaving the response to the
+// caller.
+func Serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, opts ...Option) error {
+	if fn == nil {
+		return errNilFunc
+	}
+	if !canFlush(w) {
+		return fmt.Errorf("%w: %T", ErrNotFlushable, w)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("X-Accel-Buffering", "no")
+	h.Del("Content-Length")
+	s := newStream(r.Context(), httpSink{w, http.NewResponseController(w)}, newConfig(opts))
+	s.req = r
+	s.lastID = lastEventID(r)
+	return s.run(fn, func() { w.WriteHeader(http.StatusOK) })
+}
+
+// Run writes an event stream to a plain writer, for uses outside HTTP and
+// for tests: it calls fn with a stream over w on the calling goroutine and
+// returns fn's error. The stream ends when fn returns or ctx ends. The
+// options work as for [Serve]; the stream has no request and no last event
+// ID.
+func Run(ctx context.Context, w FlushWriter, fn StreamFunc, opts ...Option) error {
+	if fn == nil {
+		return errNilFunc
+	}
+	return newStream(ctx, plainSink{w}, newConfig(opts)).run(fn, nil)
+}
+
+// Handler returns an http.Handler that serves every request with [Serve].
+// A response writer that cannot flush gets a 500 response. Errors after the
+// stream has started end the stream; use [Serve] to see them.
+func Handler(fn StreamFunc, opts ...Option) http.Handler {
+	return &handler{fn: fn, opts: opts}
+}
+
+type handler struct {
+	fn   StreamFunc
+	opts []Option
+}
+
+var _ http.Handler = (*handler)(nil)
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	err := Serve(w, r, h.fn, h.opts...)
+	if errors.Is(err, ErrNotFlushable) || errors.Is(err, errNilFunc) {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+func newStream(ctx context.Context, out sink, cfg config) *Stream {
+	ctx, cancel := context.WithCancelCause(ctx)
+	return &Stream{
+		ctx:       ctx,
+		cancel:    cancel,
+		out:       out,
+		timeout:   cfg.writeTimeout,
+		beatEvery: cfg.heartbeat,
+		retry:     cfg.retry,
+	}
+}
+
+// run opens the stream (writeHeader, if any, commits the status line),
+// runs fn and tears the stream down.
+func (s *Stream) run(fn StreamFunc, writeHeader func()) error {
+	defer s.finish()
+	s.mu.Lock()
+	err := s.openLocked(writeHeader)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return fn(s)
+}
+
+func (s *Stream) openLocked(writeHeader func()) error {
+	if s.timeout > 0 {
+		err := s.out.SetWriteDeadline(time.Now().Add(s.timeout))
+		if errors.Is(err, http.ErrNotSupported) {
+			s.timeout = 0
+		} else if err != nil {
+			return s.failLocked(err)
+		}
+	}
+	if writeHeader != nil {
+		writeHeader()
+	}
+	var first []byte
+	if s.retry >= time.Millisecond {
+		var err error
+		if first, err = s.enc.append(s.buf[:0], &Event{Retry: s.retry}); err != nil {
+			return err
+		}
+	}
+	if err := s.writeLocked(first); err != nil {
+		return err
+	}
+	if s.beatEvery > 0 {
+		s.beats.Add(1)
+		s.beat = time.AfterFunc(s.beatEvery, s.heartbeat)
+	}
+	return nil
+}
+
+// finish ends the stream and waits for its heartbeat to be done, so that
+// nothing writes to the response once the handler has returned.
+func (s *Stream) finish() {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = ErrClosed
+	}
+	s.mu.Unlock()
+	if s.beat != nil && s.beat.Stop() {
+		s.beats.Done()
+	}
+	s.beats.Wait()
+	s.cancel(ErrClosed)
+	if s.timeout > 0 {
+		// Clear the deadline, or it would outlive the stream on a kept-alive
+		// connection. It can only fail where setting it failed, which turned
+		// the timeout off.
+		s.out.SetWriteDeadline(time.Time{})
+	}
+}
+
+// Send writes one event and flushes it to the client. It blocks until the
+// event is handed to the connection, at most for the write timeout. An
+// invalid event returns an error (see [Event.AppendText]) and writes
+// nothing; the stream stays open. Once the stream has ended Send returns an
+// error wrapping [ErrClosed]. Send allocates nothing for text and bytes
+// payloads once the stream's buffer has grown to the event's size.
+func (s *Stream) Send(ev Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.errLocked(); err != nil {
+		return err
+	}
+	frame, err := s.enc.append(s.buf[:0], &ev)
+	if err != nil {
+		return err
+	}
+	if cap(frame) <= maxKeptBuffer {
+		s.buf = frame
+	}
+	return s.writeLocked(frame)
+}
+
+// Err returns nil while the stream is open, and an error wrapping
+// [ErrClosed] and the cause once it has ended.
+func (s *Stream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.errLocked()
+}
+
+// Done returns a channel that is closed when the stream ends: the client
+// went away, a write failed, or the request's context was canceled.
+func (s *Stream) Done() <-chan struct{} { return s.ctx.Done() }
+
+// Context returns the stream's context, which ends with the stream. Pass it
+// to work done on the stream's behalf.
+func (s *Stream) Context() context.Context { return s.ctx }
+
+// Request returns the request the stream answers, or nil for [Run].
+func (s *Stream) Request() *http.Request { return s.req }
+
+// LastEventID returns the ID of the last event the client saw before it
+// reconnected, from the Last-Event-ID header or, for clients that cannot set
+// headers, the lastEventId query parameter. It is empty on a first
+// connection.
+func (s *Stream) LastEventID() string { return s.lastID }
+
+// Every calls fn every d until the stream ends, then returns nil; if fn
+// fails first, Every returns its error. The ticker is stopped on return.
+// It is the loop of the common "push something periodically" handler:
+//
+//	return s.Every(2*time.Second, func() error {
+//		return s.Send(sse.Event{Data: "tick"})
+//	})
+func (s *Stream) Every(d time.Duration, fn func() error) error {
+	if d <= 0 {
+		return fmt.Errorf("sse: Every: interval %v is not positive", d)
+	}
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return nil
+		case <-t.C:
+			if err := fn(); err != nil {
+				if errors.Is(err, ErrClosed) && s.ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+}
+
+func (s *Stream) errLocked() error {
+	if s.err == nil && s.ctx.Err() != nil {
+		s.err = fmt.Errorf("%w: %w", ErrClosed, context.Cause(s.ctx))
+	}
+	return s.err
+}
+
+// writeLocked writes p (which may be empty) and flushes it under a fresh
+// deadline. Any failure ends the stream: a partly written frame must never
+// be followed by another.
+func (s *Stream) writeLocked(p []byte) error {
+	now := time.Now()
+	if s.timeout > 0 {
+		if err := s.out.SetWriteDeadline(now.Add(s.timeout)); err != nil {
+			return s.failLocked(err)
+		}
+	}
+	if len(p) > 0 {
+		if _, err := s.out.Write(p); err != nil {
+			return s.failLocked(err)
+		}
+	}
+	if err := s.out.Flush(); err != nil {
+		return s.failLocked(err)
+	}
+	s.lastWrite = now
+	return nil
+}
+
+func (s *Stream) failLocked(err error) error {
+	s.err = fmt.Errorf("%w: %w", ErrClosed, err)
+	s.cancel(s.err)
+	return s.err
+}
+
+// heartbeat runs on the heartbeat timer. It sends a comment if the stream
+// has been idle for the whole interval and arms the timer for the next one.
+func (s *Stream) heartbeat() {
+	defer s.beats.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.errLocked() != nil {
+		return
+	}
+	next := s.beatEvery
+	if idle := time.Since(s.lastWrite); idle < s.beatEvery {
+		next -= idle
+	} else if s.writeLocked(heartbeatFrame) != nil {
+		return
+	}
+	s.beats.Add(1)
+	s.beat.Reset(next)
+}
+
+// lastEventID returns the client's last event ID from the header or, if
+// that is empty, from the lastEventId query parameter.
+func lastEventID(r *http.Request) string {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		return id
+	}
+	if r.URL == nil || r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get("lastEventId")
+}
+
+// canFlush reports whether w, or a writer it wraps, can flush, following
+// Unwrap as [http.ResponseController] does.
+func canFlush(w http.ResponseWriter) bool {
+	for {
+		switch t := w.(type) {
+		case interface{ FlushError() error }, http.Flusher:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/eventwire/sse
+
+go 1.25.0
