@@ -1,0 +1,91 @@
+// Package demo holds what the example servers share: the page that shows
+// the events live, the brief's event loop and the command line.
+package demo
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"time"
+
+	sse "github.com/eventwire/sse/core"
+)
+
+// Page is the HTML page whose EventSource shows the events of /events.
+//
+//go:embed index.html
+var Page []byte
+
+// ServePage writes Page.
+func ServePage(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(Page)
+}
+
+// Flags are the example servers' command-line settings.
+type Flags struct {
+	Addr     string        // -addr: where to listen
+	Interval time.Duration // -interval: time between events
+}
+
+// ParseFlags parses the command line: -addr (default 127.0.0.1:8080) and
+// -interval (default 2s).
+func ParseFlags() Flags {
+	var f Flags
+	flag.StringVar(&f.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	flag.DurationVar(&f.Interval, "interval", 2*time.Second, "time between events")
+	flag.Parse()
+	return f
+}
+
+// Events is the brief's stream: an event "message" with data "hello" and
+// an increasing ID every f.Interval, resuming after the client's last ID
+// when it reconnects. The ticker stops when the client goes away.
+func (f Flags) Events(s *sse.Stream) error {
+	id, _ := strconv.Atoi(s.LastEventID()) // a missing or foreign ID starts at 0
+	return s.Every(f.Interval, func() error {
+		id++
+		return s.Send(sse.Event{ID: strconv.Itoa(id), Data: "hello"})
+	})
+}
+
+// ListenAndServe serves h on addr until an interrupt, then shuts down. The
+// streams' base context is canceled on shutdown, so open streams end and
+// Shutdown does not wait for them forever.
+func ListenAndServe(addr string, h http.Handler) error {
+	base, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Addr: addr, Handler: h, BaseContext: func(net.Listener) context.Context { return base }}
+	srv.RegisterOnShutdown(cancel)
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Printf("listening on http://%s", ln.Addr())
+
+	interrupt, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	select {
+	case err := <-served:
+		return err
+	case <-interrupt.Done():
+	}
+	ctx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	if err := srv.Shutdown(ctx); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
