@@ -56,13 +56,13 @@ type Event struct {
 // [ErrDataConflict] or [ErrEmptyEvent]. Encoding text or bytes into a buffer
 // with room allocates nothing; encoding JSON allocates.
 func (e *Event) AppendText(b []byte) ([]byte, error) {
-	var enc frameEncoder
-	return enc.append(b, e)
+	return (*frameEncoder)(nil).append(b, e)
 }
 
 // frameEncoder encodes events into frames. It keeps the JSON encoder that
 // writes JSON payloads straight into the frame, so a long-lived frameEncoder
-// (one per stream) sets it up once.
+// (one per stream) sets it up once. A nil *frameEncoder makes a temporary
+// one for each JSON payload.
 type frameEncoder struct {
 	out  appendWriter
 	json *json.Encoder
@@ -116,6 +116,9 @@ func (fe *frameEncoder) append(b []byte, e *Event) ([]byte, error) {
 // with line breaks inside strings escaped (it compacts the output of
 // MarshalJSON methods too), so the value always fits on one line.
 func (fe *frameEncoder) appendJSON(b []byte, v any) ([]byte, error) {
+	if fe == nil {
+		fe = new(frameEncoder)
+	}
 	if fe.json == nil {
 		fe.json = json.NewEncoder(&fe.out)
 	}
@@ -150,9 +153,9 @@ func (e *Event) validate() (string, error) {
 		return "", ErrEmptyEvent
 	case e.Retry < 0 || (e.Retry > 0 && e.Retry < time.Millisecond):
 		return "", fmt.Errorf("%w: %v is not a whole number of milliseconds", ErrInvalidRetry, e.Retry)
-	case strings.ContainsAny(e.ID, "\r\n\x00") || !utf8.ValidString(e.ID):
+	case !validField(e.ID, true):
 		return "", fmt.Errorf("%w: %q", ErrInvalidID, e.ID)
-	case strings.ContainsAny(e.Type, "\r\n") || !utf8.ValidString(e.Type):
+	case !validField(e.Type, false):
 		return "", fmt.Errorf("%w: %q", ErrInvalidType, e.Type)
 	case !utf8.ValidString(data):
 		return "", fmt.Errorf("%w: payload is not UTF-8", ErrInvalidData)
@@ -160,6 +163,23 @@ func (e *Event) validate() (string, error) {
 		return "", fmt.Errorf("%w: comment is not UTF-8", ErrInvalidData)
 	}
 	return data, nil
+}
+
+// validField reports whether s can stand on one line: UTF-8 without CR or
+// LF, and without U+0000 if noNUL is set.
+func validField(s string, noNUL bool) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf:
+			rest := s[i:]
+			return utf8.ValidString(rest) &&
+				strings.IndexByte(rest, '\r') < 0 && strings.IndexByte(rest, '\n') < 0 &&
+				!(noNUL && strings.IndexByte(rest, 0) >= 0)
+		case c == '\r' || c == '\n' || (c == 0 && noNUL):
+			return false
+		}
+	}
+	return true
 }
 
 // appendLines appends s as lines that each start with prefix, splitting it

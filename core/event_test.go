@@ -1,0 +1,163 @@
+package sse
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden frames under testdata/frames")
+
+// goldenDir holds the golden frames; the module keeps its test data at the
+// root.
+const goldenDir = "../testdata/frames"
+
+// indentedJSON marshals itself with line breaks, as a careless MarshalJSON
+// might; the frame must still hold it on one data line.
+type indentedJSON struct{}
+
+func (indentedJSON) MarshalJSON() ([]byte, error) {
+	return []byte("{\n  \"a\": [\n    1,\n    2\n  ]\n}"), nil
+}
+
+func TestEventGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   Event
+	}{
+		{"data", Event{Data: "hello"}},
+		{"full", Event{ID: "42", Type: "update", Data: "hello", Retry: 2500 * time.Millisecond, Comment: "note"}},
+		{"lf", Event{Data: "one\ntwo\nthree"}},
+		{"crlf", Event{Data: "one\r\ntwo\r\nthree"}},
+		{"cr", Event{Data: "one\rtwo\rthree"}},
+		{"mixed-breaks", Event{Data: "a\r\nb\nc\rd\r\r\ne"}},
+		{"trailing-lf", Event{Data: "line\n"}},
+		{"trailing-crlf", Event{Data: "line\r\n"}},
+		{"only-breaks", Event{Data: "\n\n"}},
+		{"leading-space-and-colon", Event{Data: " spaced\n:colon\n: both"}},
+		{"field-lookalike", Event{Data: "x\nid: 99\nevent: evil\nretry: 1\n\ndata: injected"}},
+		{"nul-in-data", Event{Data: "a\x00b"}},
+		{"utf8", Event{ID: "ü-1", Type: "größe", Data: "héllo wörld 👋\u2028next"}},
+		{"bom-in-data", Event{Data: "\ufeffstarts with a BOM"}},
+		{"type-without-data", Event{Type: "ping"}},
+		{"id-only", Event{ID: "7"}},
+		{"retry-only", Event{Retry: 10 * time.Second}},
+		{"retry-rounds-down", Event{Data: "x", Retry: 1999 * time.Microsecond}},
+		{"comment-multiline", Event{Comment: "first\nsecond\r\nthird\rfourth"}},
+		{"comment-and-data", Event{Comment: "keep", Data: "x"}},
+		{"bytes", Event{Bytes: []byte("from\nbytes")}},
+		{"json", Event{Type: "json", JSON: map[string]any{"text": "line\nbreak", "html": "<b>&</b>", "n": 1}}},
+		{"json-indented-marshaler", Event{JSON: indentedJSON{}}},
+		{"json-string-with-separators", Event{JSON: "a\u2028b\u2029c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.ev.AppendText(nil)
+			if err != nil {
+				t.Fatalf("AppendText: %v", err)
+			}
+			path := filepath.Join(goldenDir, tt.name+".sse")
+			if *update {
+				if err := os.MkdirAll(goldenDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./core -run TestEventGolden -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("frame mismatch\n got: %q\nwant: %q", got, want)
+			}
+		})
+	}
+}
+
+// TestEventDecodesBack checks what a browser would see: every golden event,
+// read back with the spec decoder, gives the data, type and ID that were
+// sent, with line breaks normalised to LF.
+func TestEventDecodesBack(t *testing.T) {
+	tests := []struct {
+		ev       Event
+		wantType string
+		wantData string
+	}{
+		{Event{Data: "a\r\nb\nc\rd\r\r\ne"}, "message", "a\nb\nc\nd\n\ne"},
+		{Event{Data: "line\n"}, "message", "line\n"},
+		{Event{Data: "\n\n"}, "message", "\n\n"},
+		{Event{Data: " spaced\n:colon"}, "message", " spaced\n:colon"},
+		{Event{Data: "x\nid: 99\nevent: evil\n\ndata: injected"}, "message", "x\nid: 99\nevent: evil\n\ndata: injected"},
+		{Event{ID: "ü-1", Type: "größe", Data: "a\x00b"}, "größe", "a\x00b"},
+		{Event{Type: "ping"}, "ping", ""},
+		{Event{Bytes: []byte("b\r\n")}, "message", "b\n"},
+		{Event{JSON: indentedJSON{}}, "message", `{"a":[1,2]}`},
+	}
+	for i, tt := range tests {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			frame, err := tt.ev.AppendText(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := NewDecoder(bytes.NewReader(frame))
+			got, err := d.Next()
+			if err != nil {
+				t.Fatalf("decode %q: %v", frame, err)
+			}
+			if got.Type != tt.wantType || got.Data != tt.wantData || got.ID != tt.ev.ID {
+				t.Errorf("decoded %+v from %q, want type %q data %q id %q", got, frame, tt.wantType, tt.wantData, tt.ev.ID)
+			}
+			if extra, err := d.Next(); err == nil {
+				t.Errorf("one event decoded as two; second: %+v", extra)
+			}
+		})
+	}
+}
+
+func TestEventRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   Event
+		want error
+	}{
+		{"id-lf", Event{ID: "1\ndata: injected", Data: "x"}, ErrInvalidID},
+		{"id-cr", Event{ID: "1\rretry: 1", Data: "x"}, ErrInvalidID},
+		{"id-crlf", Event{ID: "1\r\n", Data: "x"}, ErrInvalidID},
+		{"id-nul", Event{ID: "1\x00", Data: "x"}, ErrInvalidID},
+		{"id-not-utf8", Event{ID: "\xff", Data: "x"}, ErrInvalidID},
+		{"type-lf", Event{Type: "a\ndata: injected", Data: "x"}, ErrInvalidType},
+		{"type-cr", Event{Type: "a\r", Data: "x"}, ErrInvalidType},
+		{"type-not-utf8", Event{Type: "a\xc3", Data: "x"}, ErrInvalidType},
+		{"data-not-utf8", Event{Data: "caf\xe9"}, ErrInvalidData},
+		{"bytes-not-utf8", Event{Bytes: []byte{0xff, 0xfe}}, ErrInvalidData},
+		{"comment-not-utf8", Event{Comment: "\x80", Data: "x"}, ErrInvalidData},
+		{"json-unsupported", Event{JSON: make(chan int)}, ErrInvalidData},
+		{"json-nan-after-fields", Event{ID: "5", Type: "t", JSON: []float64{1, math.NaN()}}, ErrInvalidData},
+		{"retry-negative", Event{Retry: -time.Second, Data: "x"}, ErrInvalidRetry},
+		{"retry-sub-millisecond", Event{Retry: time.Microsecond, Data: "x"}, ErrInvalidRetry},
+		{"data-and-bytes", Event{Data: "a", Bytes: []byte("b")}, ErrDataConflict},
+		{"data-and-json", Event{Data: "a", JSON: 1}, ErrDataConflict},
+		{"bytes-and-json", Event{Bytes: []byte("a"), JSON: 1}, ErrDataConflict},
+		{"empty", Event{}, ErrEmptyEvent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := []byte("kept: ")
+			got, err := tt.ev.AppendText(prefix)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if string(got) != "kept: " {
+				t.Errorf("buffer changed to %q; an invalid event must write nothing", got)
+			}
+		})
+	}
+}
