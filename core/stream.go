@@ -322,6 +322,34 @@ func (s *Stream) writeLocked(p []byte) error {
 	return nil
 }
 
+// writeFrames writes encoded frames and flushes them once.
+func (s *Stream) writeFrames(frames [][]byte) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.errLocked(); err != nil {
+		return err
+	}
+	last := len(frames) - 1
+	for _, f := range frames[:last] {
+		if _, err := s.out.Write(f); err != nil {
+			return s.failLocked(err)
+		}
+	}
+	return s.writeLocked(frames[last])
+}
+
+// close ends the stream with cause, unless it has ended already.
+func (s *Stream) close(cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.failLocked(cause)
+	}
+}
+
 func (s *Stream) failLocked(err error) error {
 	s.err = fmt.Errorf("%w: %w", ErrClosed, err)
 	s.cancel(s.err)

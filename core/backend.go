@@ -1,0 +1,51 @@
+package sse
+
+import (
+	"context"
+	"errors"
+)
+
+// A Message is one published event as it travels through a [Backend]: the
+// event (its payload already text, see [Event.Data]), the topics it was
+// published to and the ID the backend gave it.
+type Message struct {
+	ID     string
+	Topics []string
+	Event  Event
+}
+
+// A Backend is the log behind a [Hub]: it orders published events, gives
+// them their IDs, keeps the history that reconnecting clients replay, and
+// carries events between hubs when several servers share one log. The
+// default, made by [NewHub] when no backend is given, is an in-memory log
+// for a single process; a shared one (Redis, say) lets a client reconnect
+// to any server.
+//
+// A Backend must be safe for concurrent use.
+type Backend interface {
+	// Publish appends msg to the log. msg.ID is empty unless the publisher
+	// chose one; the backend sets it otherwise, unique and increasing.
+	// Every hub on the log, the publishing one included, receives the
+	// message through the function given to Listen.
+	Publish(ctx context.Context, msg Message) error
+
+	// Listen starts the delivery of every message appended to the log from
+	// now on, by any hub, to deliver: one call at a time, in log order.
+	// It is called once, by [NewHub]; deliver must not be called after
+	// Close returns.
+	Listen(deliver func(Message)) error
+
+	// Replay calls fn, in log order, for every message appended after the
+	// one with ID lastID, and stops at the first error fn returns. If the
+	// log does not hold lastID (it was never there, or has aged out) it
+	// returns an error wrapping [ErrUnknownID] without calling fn.
+	Replay(ctx context.Context, lastID string, fn func(Message) error) error
+
+	// Close stops delivery and releases the backend's resources.
+	Close() error
+}
+
+// ErrUnknownID reports a Last-Event-ID that the hub's history does not
+// hold: it never existed or has aged out. The client is sent a
+// [ResetEvent] instead of a replay.
+var ErrUnknownID = errors.New("sse: unknown last event id")

@@ -1,0 +1,141 @@
+package sse
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// SlowPolicy says what a [Hub] does when a subscriber's queue is full.
+type SlowPolicy int
+
+const (
+	// DisconnectSlow ends the stream of a client whose queue overflows. Its
+	// EventSource reconnects with its Last-Event-ID and replays what it
+	// missed from the history. It is the default: no event is lost silently.
+	DisconnectSlow SlowPolicy = iota
+
+	// DropOldest drops the oldest queued events to make room. The client
+	// stays connected and misses those events; the hub counts them.
+	DropOldest
+)
+
+// HistoryLimits bound the in-memory history that reconnecting clients
+// replay. An event leaves the history when any limit is passed. A zero
+// Bytes or Age is no limit; a zero Count keeps no history, so every
+// reconnect gets a [ResetEvent].
+type HistoryLimits struct {
+	Count int           // events kept
+	Bytes int           // payload bytes kept
+	Age   time.Duration // how long an event is kept
+}
+
+// Defaults of the hub options.
+const (
+	DefaultQueueSize = 256
+)
+
+// DefaultHistory is the history a hub keeps unless told otherwise.
+var DefaultHistory = HistoryLimits{Count: 1000, Bytes: 4 << 20, Age: 10 * time.Minute}
+
+// Hooks are called by a [Hub] as subscribers come and go. Any of them may
+// be nil. They run on the subscriber's handler goroutine and must not
+// block.
+type Hooks struct {
+	// Connect is called when a stream subscribes.
+	Connect func(s *Stream, topics []string)
+	// Disconnect is called when a subscription ends, with the reason.
+	Disconnect func(s *Stream, topics []string, err error)
+	// Drop is called when DropOldest dropped n events of the subscriber.
+	Drop func(s *Stream, topics []string, n int)
+}
+
+func (h Hooks) connect(s *Stream, topics []string) {
+	if h.Connect != nil {
+		h.Connect(s, topics)
+	}
+}
+
+func (h Hooks) disconnect(s *Stream, topics []string, err error) {
+	if h.Disconnect != nil {
+		h.Disconnect(s, topics, err)
+	}
+}
+
+func (h Hooks) drop(s *Stream, topics []string, n int) {
+	if h.Drop != nil {
+		h.Drop(s, topics, n)
+	}
+}
+
+// A HubOption configures a [Hub].
+type HubOption interface {
+	applyHub(*hubConfig)
+}
+
+type hubConfig struct {
+	backend   Backend
+	history   HistoryLimits
+	queueSize int
+	policy    SlowPolicy
+	hooks     Hooks
+	logger    *slog.Logger
+}
+
+type hubOptionFunc func(*hubConfig)
+
+func (f hubOptionFunc) applyHub(c *hubConfig) { f(c) }
+
+func newHubConfig(opts []HubOption) hubConfig {
+	c := hubConfig{history: DefaultHistory, queueSize: DefaultQueueSize}
+	for _, o := range opts {
+		if o != nil {
+			o.applyHub(&c)
+		}
+	}
+	return c
+}
+
+func (c *hubConfig) log(level slog.Level, msg string, args ...any) {
+	if c.logger != nil {
+		c.logger.Log(context.Background(), level, msg, args...)
+	}
+}
+
+// WithQueueSize sets how many events may wait for one subscriber before
+// the [SlowPolicy] applies. The default is [DefaultQueueSize]; values below
+// 1 mean 1.
+func WithQueueSize(n int) HubOption {
+	return hubOptionFunc(func(c *hubConfig) { c.queueSize = max(n, 1) })
+}
+
+// WithSlowPolicy sets what happens to a subscriber whose queue is full.
+// The default is [DisconnectSlow].
+func WithSlowPolicy(p SlowPolicy) HubOption {
+	return hubOptionFunc(func(c *hubConfig) { c.policy = p })
+}
+
+// WithHistory bounds the in-memory history. The default is
+// [DefaultHistory]. It has no effect with [WithBackend], whose history is
+// the backend's.
+func WithHistory(l HistoryLimits) HubOption {
+	return hubOptionFunc(func(c *hubConfig) { c.history = l })
+}
+
+// WithBackend replaces the in-memory log by b, for example one shared by
+// several servers. The hub closes b when it shuts down.
+func WithBackend(b Backend) HubOption {
+	return hubOptionFunc(func(c *hubConfig) { c.backend = b })
+}
+
+// WithHooks sets functions called as subscribers connect, disconnect and
+// lose events.
+func WithHooks(h Hooks) HubOption {
+	return hubOptionFunc(func(c *hubConfig) { c.hooks = h })
+}
+
+// WithLogger makes the hub log slow clients (warn), undeliverable events
+// (error) and departures (debug) to l. By default it logs nothing.
+func WithLogger(l *slog.Logger) HubOption {
+	return hubOptionFunc(func(c *hubConfig) { c.logger = l })
+}

@@ -1,0 +1,179 @@
+package sse
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+)
+
+// frame is one encoded event, shared read-only by every queue it is in.
+type frame struct {
+	id    string
+	bytes []byte
+}
+
+func newFrame(msg Message) (*frame, error) {
+	ev := msg.Event
+	ev.ID = msg.ID
+	b, err := ev.AppendText(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &frame{id: msg.ID, bytes: b}, nil
+}
+
+// subscriber is one stream's subscription: a bounded queue that publishers
+// fill and the stream's handler goroutine drains.
+type subscriber struct {
+	hub    *Hub
+	stream *Stream
+	topics []string
+	wake   chan struct{} // capacity 1: "the queue has something"
+
+	mu       sync.Mutex
+	queue    []*frame
+	overflow bool // DisconnectSlow: the queue overflowed
+	dropped  int  // DropOldest: frames dropped since the last drain
+}
+
+func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
+	return &subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
+}
+
+// enqueue adds f to the queue without blocking, applying the hub's policy
+// when the queue is full.
+func (sub *subscriber) enqueue(f *frame) {
+	sub.mu.Lock()
+	switch {
+	case sub.overflow:
+		sub.mu.Unlock()
+		return
+	case len(sub.queue) >= sub.hub.cfg.queueSize:
+		if sub.hub.cfg.policy != DropOldest {
+			sub.overflow = true
+			sub.queue = nil
+			break
+		}
+		copy(sub.queue, sub.queue[1:])
+		sub.queue[len(sub.queue)-1] = f
+		sub.dropped++
+	default:
+		sub.queue = append(sub.queue, f)
+	}
+	sub.mu.Unlock()
+	select {
+	case sub.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (sub *subscriber) depth() int {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return len(sub.queue)
+}
+
+// take empties the queue into batch and reports the policy's events.
+func (sub *subscriber) take(batch []*frame) ([]*frame, bool, int) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	batch = append(batch[:0], sub.queue...)
+	clear(sub.queue)
+	sub.queue = sub.queue[:0]
+	dropped := sub.dropped
+	sub.dropped = 0
+	return batch, sub.overflow, dropped
+}
+
+// run replays what the client missed, then writes queued frames until the
+// stream or the hub ends. Its error says why it ended.
+func (sub *subscriber) run() error {
+	replayed, err := sub.replay()
+	if err != nil {
+		return err
+	}
+	var batch []*frame
+	var bufs [][]byte
+	for {
+		select {
+		case <-sub.stream.Done():
+			return sub.stream.Err()
+		case <-sub.hub.done:
+			return ErrHubClosed
+		case <-sub.wake:
+		}
+		var overflow bool
+		var dropped int
+		batch, overflow, dropped = sub.take(batch)
+		if dropped > 0 {
+			sub.hub.dropped.Add(uint64(dropped))
+			sub.hub.cfg.hooks.drop(sub.stream, sub.topics, dropped)
+		}
+		if overflow {
+			sub.hub.slowClosed.Add(1)
+			sub.hub.cfg.log(slog.LevelWarn, "sse: slow client disconnected", "topics", sub.topics)
+			sub.stream.close(ErrSlowClient)
+			return ErrSlowClient
+		}
+		bufs = bufs[:0]
+		for _, f := range batch {
+			if replayed != nil { // drop what the replay already sent
+				if _, dup := replayed[f.id]; dup {
+					continue
+				}
+			}
+			bufs = append(bufs, f.bytes)
+		}
+		replayed = nil
+		if err := sub.stream.writeFrames(bufs); err != nil {
+			return err
+		}
+	}
+}
+
+// replay sends the events the client missed since its Last-Event-ID and
+// returns the IDs it sent, so that the same events, published while the
+// replay ran and queued too, are not sent twice. A client whose ID the log
+// does not hold gets a ResetEvent.
+func (sub *subscriber) replay() (map[string]struct{}, error) {
+	last := sub.stream.LastEventID()
+	if last == "" {
+		return nil, nil
+	}
+	sent := make(map[string]struct{})
+	var bufs [][]byte
+	err := sub.hub.backend.Replay(sub.stream.Context(), last, func(msg Message) error {
+		if !sub.wants(msg.Topics) {
+			return nil
+		}
+		f, err := newFrame(msg)
+		if err != nil {
+			return err
+		}
+		sent[msg.ID] = struct{}{}
+		bufs = append(bufs, f.bytes)
+		if len(bufs) >= 64 {
+			err, bufs = sub.stream.writeFrames(bufs), bufs[:0]
+		}
+		return err
+	})
+	if errors.Is(err, ErrUnknownID) {
+		return nil, sub.stream.Send(Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %q", last)})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sent, sub.stream.writeFrames(bufs)
+}
+
+func (sub *subscriber) wants(topics []string) bool {
+	for _, t := range topics {
+		for _, mine := range sub.topics {
+			if t == mine {
+				return true
+			}
+		}
+	}
+	return false
+}
