@@ -1,0 +1,55 @@
+// Package sseecho serves Server-Sent Events from an [echo] (v4) server with
+// the [sse] core package.
+//
+// [Middleware] streams to clients that accept text/event-stream and calls
+// the next handler for every other request; [Handler] streams to every
+// request. The callback, a [StreamFunc], gets the echo.Context along with
+// the stream, so route parameters (c.Param) and values set by earlier
+// middleware (c.Get) are at hand.
+//
+// One path that streams to EventSource clients and answers "ok" to
+// anything else:
+//
+//	e := echo.New()
+//	e.Use(middleware.RequestLogger(), middleware.Recover())
+//	e.GET("/events", func(c echo.Context) error {
+//		return c.String(http.StatusOK, "ok")
+//	}, sseecho.Middleware(events))
+//
+// where events is a [StreamFunc]:
+//
+//	func events(c echo.Context, s *sse.Stream) error {
+//		id := 0
+//		return s.Every(2*time.Second, func() error {
+//			id++
+//			return s.Send(sse.Event{ID: strconv.Itoa(id), Data: "hello"})
+//		})
+//	}
+//
+// # Errors
+//
+// An error before the stream starts, such as [sse.ErrNotFlushable], is
+// returned to echo, whose HTTP error handler answers it. Once the stream
+// has started its status is sent and a second response cannot follow, so
+// an error the callback returns ends the stream, is logged with
+// c.Logger() unless it wraps [sse.ErrClosed] (the client went away or
+// stopped reading), and the handler returns nil.
+//
+// # Middleware
+//
+// middleware.RequestLogger (and the older Logger), middleware.Recover and
+// middleware.Gzip work in front of a stream: each event is flushed
+// through them as it is sent, and middleware.Gzip compresses it.
+//
+// middleware.Timeout does not suit a stream: it runs the handler behind
+// [http.TimeoutHandler], which buffers the whole response, so the stream
+// cannot flush and is answered with an error instead.
+// middleware.ContextTimeout cancels the request's context at its deadline,
+// which ends the stream however healthy the client is. Leave both off the
+// streaming route, and leave http.Server.WriteTimeout unset, which ends
+// streams the same way. [sse.WithWriteTimeout] (on by default) drops a
+// client that stops reading without touching the others, and heartbeats
+// ([sse.WithHeartbeat]) find clients that went away.
+//
+// [echo]: https://echo.labstack.com
+package sseecho

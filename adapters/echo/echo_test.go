@@ -1,0 +1,262 @@
+package sseecho_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eventwire/sse/adapters/echo"
+	"github.com/eventwire/sse/adapters/internal/adaptertest"
+	sse "github.com/eventwire/sse/core"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+func TestMain(m *testing.M) {
+	// middleware.RequestLogger logs through slog's default logger.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	code := m.Run()
+	if code == 0 {
+		if err := adaptertest.CheckNoLeaks(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func ok(c echo.Context) error { return c.String(http.StatusOK, "ok") }
+
+// bind adapts a callback of the suite to sseecho.
+func bind(fn sse.StreamFunc) sseecho.StreamFunc {
+	return func(_ echo.Context, s *sse.Stream) error { return fn(s) }
+}
+
+// newEcho returns an echo server that logs into log, if not nil.
+func newEcho(log io.Writer) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	if log == nil {
+		log = io.Discard
+	}
+	e.Logger.SetOutput(log)
+	return e
+}
+
+// withMiddleware builds routers that stack mw in front of the middleware
+// form on one path that answers "ok" to everything else.
+func withMiddleware(mw ...echo.MiddlewareFunc) adaptertest.Router {
+	return func(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
+		e := newEcho(nil)
+		e.Use(mw...)
+		e.GET(adaptertest.Path, ok, sseecho.Middleware(bind(fn), opts...))
+		return e
+	}
+}
+
+func handlerForm(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
+	e := newEcho(nil)
+	e.GET(adaptertest.Path, sseecho.Handler(bind(fn), opts...))
+	return e
+}
+
+func TestForms(t *testing.T) {
+	adaptertest.TestForms(t, withMiddleware(), handlerForm)
+}
+
+func TestMiddlewareStacks(t *testing.T) {
+	loggers := []struct {
+		name string
+		mw   echo.MiddlewareFunc
+	}{
+		{"", nil},
+		{"RequestLogger", middleware.RequestLogger()},
+		{"Logger", middleware.LoggerWithConfig(middleware.LoggerConfig{Output: io.Discard})},
+	}
+	var stacks []adaptertest.Stack
+	for _, logger := range loggers {
+		for _, recover := range []bool{false, true} {
+			for _, gz := range []bool{false, true} {
+				var names []string
+				var mw []echo.MiddlewareFunc
+				encoding := ""
+				if logger.mw != nil {
+					names, mw = append(names, logger.name), append(mw, logger.mw)
+				}
+				if recover {
+					names, mw = append(names, "Recover"), append(mw, middleware.Recover())
+				}
+				if gz {
+					names, mw = append(names, "Gzip"), append(mw, middleware.Gzip())
+					encoding = "gzip"
+				}
+				if len(names) == 0 {
+					names = []string{"None"}
+				}
+				stacks = append(stacks, adaptertest.Stack{
+					Name:       strings.Join(names, "+"),
+					Router:     withMiddleware(mw...),
+					Encoding:   encoding,
+					OKEncoding: encoding,
+				})
+			}
+		}
+	}
+	adaptertest.TestStacks(t, stacks)
+}
+
+// TestContext checks that the callback sees the route parameters and the
+// values earlier middleware set, and that the next handler does not run
+// when the middleware form streams.
+func TestContext(t *testing.T) {
+	var next atomic.Int32
+	e := newEcho(nil)
+	e.Use(func(h echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set("user", "ada")
+			return h(c)
+		}
+	})
+	e.GET("/rooms/:room/events", func(c echo.Context) error {
+		next.Add(1)
+		return ok(c)
+	}, sseecho.Middleware(func(c echo.Context, s *sse.Stream) error {
+		return s.Send(sse.Event{Data: c.Param("room") + " " + c.Get("user").(string)})
+	}))
+	s := adaptertest.NewServer(t, e, false)
+	resp := adaptertest.Get(t, t.Context(), s, "/rooms/lobby/events", true)
+	adaptertest.CheckStream(t, resp)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "data: lobby ada\n\n"; string(body) != want {
+		t.Errorf("stream %q, want %q", body, want)
+	}
+	if n := next.Load(); n != 0 {
+		t.Errorf("the next handler ran %d times, want 0", n)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestErrors checks where errors go: before the stream starts, to echo's
+// error handler; after, to the log, and never to a second response.
+func TestErrors(t *testing.T) {
+	boom := errors.New("boom")
+	sendThen := func(err error) sseecho.StreamFunc {
+		return func(_ echo.Context, s *sse.Stream) error {
+			if err := s.Send(sse.Event{Data: "x"}); err != nil {
+				return err
+			}
+			return err
+		}
+	}
+	tests := []struct {
+		name    string
+		mw      []echo.MiddlewareFunc
+		fn      sseecho.StreamFunc
+		status  int
+		body    string
+		handled error  // the error echo's error handler gets, if any
+		logged  string // what c.Logger() logs, if anything
+	}{
+		{
+			name:    "not flushable",
+			mw:      []echo.MiddlewareFunc{middleware.TimeoutWithConfig(middleware.TimeoutConfig{Timeout: time.Minute})},
+			fn:      sendThen(nil),
+			status:  http.StatusInternalServerError,
+			body:    `{"message":"Internal Server Error"}` + "\n",
+			handled: sse.ErrNotFlushable,
+		},
+		{name: "after the stream started", fn: sendThen(boom), status: http.StatusOK, body: "data: x\n\n", logged: "boom"},
+		{name: "client gone", fn: sendThen(fmt.Errorf("send: %w", sse.ErrClosed)), status: http.StatusOK, body: "data: x\n\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log syncBuffer
+			handled := make(chan error, 1)
+			e := newEcho(&log)
+			e.HTTPErrorHandler = func(err error, c echo.Context) {
+				handled <- err
+				e.DefaultHTTPErrorHandler(err, c)
+			}
+			e.Use(tt.mw...)
+			e.GET(adaptertest.Path, sseecho.Handler(tt.fn))
+			s := adaptertest.NewServer(t, e, false)
+			resp := adaptertest.Get(t, t.Context(), s, adaptertest.Path, true)
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tt.status || string(body) != tt.body {
+				t.Errorf("%s %q, want %d %q", resp.Status, body, tt.status, tt.body)
+			}
+			s.Close()
+			select {
+			case err := <-handled:
+				if tt.handled == nil || !errors.Is(err, tt.handled) {
+					t.Errorf("error handler got %v, want %v", err, tt.handled)
+				}
+			default:
+				if tt.handled != nil {
+					t.Errorf("error handler not called, want %v", tt.handled)
+				}
+			}
+			if got := log.String(); !strings.Contains(got, tt.logged) || (tt.logged == "") != (got == "") {
+				t.Errorf("logged %q, want %q", got, tt.logged)
+			}
+			if log := s.Log(); log != "" {
+				t.Errorf("server logged:\n%s", log)
+			}
+		})
+	}
+}
+
+// TestContextTimeout shows why the package doc warns against
+// middleware.ContextTimeout: it ends a healthy stream at its deadline.
+func TestContextTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	h := withMiddleware(middleware.ContextTimeout(timeout))(func(s *sse.Stream) error {
+		return s.Every(20*time.Millisecond, func() error { return s.Send(sse.Event{Data: "tick"}) })
+	})
+	s := adaptertest.NewServer(t, h, false)
+	start := time.Now()
+	resp := adaptertest.Get(t, t.Context(), s, adaptertest.Path, true)
+	adaptertest.CheckStream(t, resp)
+	d := sse.NewDecoder(resp.Body)
+	n := 0
+	for ; ; n++ {
+		if _, err := d.Next(); err != nil {
+			break
+		}
+	}
+	if took := time.Since(start); n == 0 || took < timeout || took > 5*timeout {
+		t.Errorf("stream ended after %d events and %v, want it cut at the %v deadline", n, took, timeout)
+	}
+}

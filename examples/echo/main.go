@@ -1,0 +1,29 @@
+// Command echo serves the demo through an echo server: / is a page whose
+// EventSource shows the events live, and /events streams to clients that
+// accept text/event-stream and answers "ok" to the others.
+package main
+
+import (
+	"log"
+	"net/http"
+
+	"github.com/eventwire/sse/adapters/echo"
+	sse "github.com/eventwire/sse/core"
+	"github.com/eventwire/sse/examples/internal/demo"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+func main() {
+	flags := demo.ParseFlags()
+	e := echo.New()
+	e.Use(middleware.RequestLogger(), middleware.Recover())
+	e.GET("/", echo.WrapHandler(http.HandlerFunc(demo.ServePage)))
+	events := func(_ echo.Context, s *sse.Stream) error { return flags.Events(s) }
+	e.GET("/events", func(c echo.Context) error {
+		return c.String(http.StatusOK, "ok")
+	}, sseecho.Middleware(events))
+	if err := demo.ListenAndServe(flags.Addr, e); err != nil {
+		log.Fatal(err)
+	}
+}
