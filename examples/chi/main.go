@@ -5,7 +5,6 @@ package main
 
 import (
 	"log"
-	"net/http"
 
 	"github.com/eventwire/sse/adapters/chi"
 	"github.com/eventwire/sse/examples/internal/demo"
@@ -18,9 +17,7 @@ func main() {
 	r := chi.NewRouter()
 	r.Use(middleware.Logger, middleware.Recoverer)
 	r.Get("/", demo.ServePage)
-	r.With(ssechi.Middleware(flags.Events)).Get("/events", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("ok"))
-	})
+	r.With(ssechi.Middleware(flags.Events)).Get("/events", demo.ServeOK)
 	if err := demo.ListenAndServe(flags.Addr, r); err != nil {
 		log.Fatal(err)
 	}

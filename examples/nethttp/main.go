@@ -18,7 +18,7 @@ func main() {
 	mux.HandleFunc("GET /{$}", demo.ServePage)
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
 		if !sse.Accepts(r) {
-			w.Write([]byte("ok"))
+			demo.ServeOK(w, r)
 			return
 		}
 		stream.ServeHTTP(w, r)

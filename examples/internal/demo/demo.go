@@ -7,12 +7,14 @@ import (
 	_ "embed"
 	"errors"
 	"flag"
+	"io"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	sse "github.com/eventwire/sse/core"
@@ -26,7 +28,17 @@ var Page []byte
 // ServePage writes Page.
 func ServePage(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(Page)
+	if _, err := w.Write(Page); err != nil {
+		log.Printf("page: %v", err)
+	}
+}
+
+// ServeOK writes the plain response "ok", the answer of /events to clients
+// that do not ask for an event stream.
+func ServeOK(w http.ResponseWriter, _ *http.Request) {
+	if _, err := io.WriteString(w, "ok"); err != nil {
+		log.Printf("ok: %v", err)
+	}
 }
 
 // Flags are the example servers' command-line settings.
@@ -56,7 +68,8 @@ func (f Flags) Events(s *sse.Stream) error {
 	})
 }
 
-// ListenAndServe serves h on addr until an interrupt, then shuts down. The
+// ListenAndServe serves h on addr until an interrupt or SIGTERM, then
+// shuts down. The
 // streams' base context is canceled on shutdown, so open streams end and
 // Shutdown does not wait for them forever.
 func ListenAndServe(addr string, h http.Handler) error {
@@ -72,7 +85,7 @@ func ListenAndServe(addr string, h http.Handler) error {
 	go func() { served <- srv.Serve(ln) }()
 	log.Printf("listening on http://%s", ln.Addr())
 
-	interrupt, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	interrupt, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	select {
 	case err := <-served:
