@@ -33,6 +33,15 @@ func Accepts(r *http.Request) bool {
 	return accepted
 }
 
+// Negotiate is [Accepts] for a URL that answers both ways, a stream to
+// EventSource clients and an ordinary response to the others: it also adds
+// "Vary: Accept" to h, the response's headers, so that caches keep the two
+// apart.
+func Negotiate(h http.Header, r *http.Request) bool {
+	h.Add("Vary", "Accept")
+	return Accepts(r)
+}
+
 // cutUnquoted splits s at the first sep that is not inside a quoted
 // string, as HTTP lists and parameters are split.
 func cutUnquoted(s string, sep byte) (before, after string) {

@@ -56,3 +56,20 @@ func TestAccepts(t *testing.T) {
 		})
 	}
 }
+
+func TestNegotiateVaries(t *testing.T) {
+	for _, accept := range []string{"text/event-stream", "*/*"} {
+		r, err := http.NewRequest(http.MethodGet, "/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Accept", accept)
+		h := http.Header{"Vary": {"Accept-Encoding"}}
+		if got, want := Negotiate(h, r), Accepts(r); got != want {
+			t.Errorf("Negotiate(%q) = %v, Accepts = %v", accept, got, want)
+		}
+		if got := h.Values("Vary"); len(got) != 2 || got[1] != "Accept" {
+			t.Errorf("Vary after Negotiate(%q) = %q, want [Accept-Encoding Accept]", accept, got)
+		}
+	}
+}

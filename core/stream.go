@@ -210,12 +210,6 @@ func (s *Stream) finish() {
 	}
 	s.beats.Wait()
 	s.cancel(ErrClosed)
-	if s.timeout > 0 {
-		// Clear the deadline, or it would outlive the stream on a kept-alive
-		// connection. It can only fail where setting it failed, which turned
-		// the timeout off.
-		s.out.SetWriteDeadline(time.Time{})
-	}
 }
 
 // Send writes one event and flushes it to the client. It blocks until the
@@ -317,6 +311,14 @@ func (s *Stream) writeLocked(p []byte) error {
 	}
 	if err := s.out.Flush(); err != nil {
 		return s.failLocked(err)
+	}
+	if s.timeout > 0 {
+		// Clear the deadline: HTTP/2 resets a stream whose deadline passes
+		// even while nothing is being written, which would kill an idle
+		// but healthy stream.
+		if err := s.out.SetWriteDeadline(time.Time{}); err != nil {
+			return s.failLocked(err)
+		}
 	}
 	s.lastWrite = now
 	return nil

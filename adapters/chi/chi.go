@@ -7,7 +7,7 @@ import (
 )
 
 // Middleware returns a chi middleware that answers requests accepting
-// text/event-stream (see [sse.Accepts]) with an event stream written by fn,
+// text/event-stream (see [sse.Negotiate], which also sets "Vary: Accept") with an event stream written by fn,
 // and passes every other request on to the next handler. The options go to
 // [sse.Serve] unchanged.
 //
@@ -18,7 +18,7 @@ func Middleware(fn sse.StreamFunc, opts ...sse.Option) func(http.Handler) http.H
 	stream := sse.Handler(fn, opts...)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if sse.Accepts(r) {
+			if sse.Negotiate(w.Header(), r) {
 				stream.ServeHTTP(w, r)
 				return
 			}

@@ -14,14 +14,14 @@ import (
 type StreamFunc func(c echo.Context, s *sse.Stream) error
 
 // Middleware returns an echo middleware that answers requests accepting
-// text/event-stream (see [sse.Accepts]) with an event stream written by fn,
+// text/event-stream (see [sse.Negotiate], which also sets "Vary: Accept") with an event stream written by fn,
 // and calls the next handler for every other request. The options go to
 // [sse.Serve] unchanged; errors are handled as by [Handler].
 func Middleware(fn StreamFunc, opts ...sse.Option) echo.MiddlewareFunc {
 	stream := Handler(fn, opts...)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if sse.Accepts(c.Request()) {
+			if sse.Negotiate(c.Response().Header(), c.Request()) {
 				return stream(c)
 			}
 			return next(c)

@@ -14,13 +14,13 @@ import (
 type StreamFunc func(c *gin.Context, s *sse.Stream) error
 
 // Middleware returns a gin middleware that answers requests accepting
-// text/event-stream (see [sse.Accepts]) with an event stream written by fn
+// text/event-stream (see [sse.Negotiate], which also sets "Vary: Accept") with an event stream written by fn
 // and aborts the chain, and calls c.Next() for every other request. The
 // options go to [sse.Serve] unchanged; errors are handled as by [Handler].
 func Middleware(fn StreamFunc, opts ...sse.Option) gin.HandlerFunc {
 	stream := Handler(fn, opts...)
 	return func(c *gin.Context) {
-		if !sse.Accepts(c.Request) {
+		if !sse.Negotiate(c.Writer.Header(), c.Request) {
 			c.Next()
 			return
 		}

@@ -17,7 +17,7 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", demo.ServePage)
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
-		if !sse.Accepts(r) {
+		if !sse.Negotiate(w.Header(), r) {
 			demo.ServeOK(w, r)
 			return
 		}
