@@ -1,0 +1,447 @@
+package sse
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+const (
+	// defaultMaxEventSize is the event size limit of a new [Decoder].
+	defaultMaxEventSize = 1 << 20
+
+	// decoderBufSize is the initial size of a [Decoder]'s read buffer.
+	decoderBufSize = 4096
+
+	// maxEmptyReads is how many reads in a row may return neither bytes nor
+	// an error before a [Decoder] gives up with [io.ErrNoProgress].
+	maxEmptyReads = 100
+
+	// bom is the UTF-8 byte order mark.
+	bom = "\xEF\xBB\xBF"
+)
+
+// errBadRead reports an [io.Reader] that returned an impossible count.
+var errBadRead = errors.New("sse: reader returned an invalid count")
+
+// Decoder reads events from an event stream exactly as a browser's
+// EventSource does: it decodes the stream as UTF-8 (skipping one leading
+// byte order mark and replacing invalid bytes with U+FFFD), splits it into
+// lines at CRLF, LF or CR, and dispatches an event at each blank line,
+// following the WHATWG HTML standard's "Server-sent events" parsing rules.
+// It is the client side of what [Event.AppendText] writes.
+//
+// A Decoder reads ahead into a buffer of its own, so it may consume more of
+// the underlying reader than the events it has returned. It never waits for
+// more input once a complete event is buffered, so it suits live streams.
+// Its memory stays within about twice the event size limit (see
+// [Decoder.SetMaxEventSize]), however long the stream or its lines.
+//
+// A Decoder is not safe for concurrent use.
+type Decoder struct {
+	rd   io.Reader
+	rerr error // error from rd, returned once the buffered lines are used up
+	err  error // sticky error: the event size limit was exceeded
+
+	// The read buffer: buf[r:w] holds the bytes not yet consumed.
+	buf  []byte
+	r, w int
+	// scan and lf cache line-end searches across reads: buf[r:scan] holds
+	// neither CR nor LF, and buf[r:lf] holds no LF (lf == w: none yet).
+	scan, lf int
+
+	started bool // the leading byte order mark, if any, has been skipped
+	skipLF  bool // the last line ended with CR: an LF right after it is part of that line end
+
+	max  int // event size limit in bytes
+	size int // bytes of the lines of the event being built
+
+	// The event being built, as raw bytes; they are decoded at dispatch.
+	data []byte // data buffer: each data value followed by LF
+	typ  []byte // event type buffer
+	id   []byte // last event ID buffer
+
+	lastID   string // last event ID string, set at dispatch
+	lastType string // last event type returned, reused while it repeats
+	retry    time.Duration
+	scratch  []byte // reused by lossy UTF-8 decoding
+}
+
+// NewDecoder returns a Decoder reading from r. It buffers its reads.
+//
+// It allocates a 4 KiB read buffer, which grows only for lines that do not
+// fit in it. The event size limit starts at 1 MiB.
+func NewDecoder(r io.Reader) *Decoder {
+	return &Decoder{
+		rd:  r,
+		buf: make([]byte, decoderBufSize),
+		max: defaultMaxEventSize,
+	}
+}
+
+// SetMaxEventSize limits the bytes one event (all its lines together) may
+// take; 0 means the default (1 MiB). Over the limit [Decoder.Next] returns
+// an error wrapping [ErrEventTooLarge].
+//
+// The size of an event is the sum of the lengths of its lines, line ends
+// not counted, from the blank line that ended the previous event up to the
+// blank line that ends it; comment lines and ignored fields count too. The
+// limit is checked while a line is read, so an endless line is refused
+// after about n bytes, not buffered. A negative n also means the default.
+// After [ErrEventTooLarge] the Decoder returns that error for good.
+func (d *Decoder) SetMaxEventSize(n int) {
+	if n <= 0 {
+		n = defaultMaxEventSize
+	}
+	d.max = n
+}
+
+// Next reads until the next event is dispatched and returns it: ID is the
+// last event ID in force at dispatch (carried over from earlier events),
+// Type is the event type ("message" when empty), Data is the data buffer
+// with its one trailing LF removed. Only ID, Type and Data are set. At the
+// end of the stream it returns [io.EOF] (an event not ended by a blank line
+// is dropped, its id too); other read errors are returned as they come.
+//
+// Next blocks until an event is complete or the reader fails. After a read
+// error other than [io.EOF] the Decoder keeps its state, so a later call
+// resumes where the stream stopped. An event over the size limit yields an
+// error wrapping [ErrEventTooLarge] (see [Decoder.SetMaxEventSize]).
+//
+// Next allocates one string per event for Data (none when it is empty),
+// and one for ID or Type only when they differ from the previous event's;
+// bytes that are not valid UTF-8 cost a little more.
+func (d *Decoder) Next() (Event, error) {
+	if d.err != nil {
+		return Event{}, d.err
+	}
+	for {
+		line, err := d.readLine()
+		if err != nil {
+			if err == io.EOF {
+				d.discard()
+			}
+			return Event{}, err
+		}
+		if len(line) == 0 {
+			if e, ok := d.dispatch(); ok {
+				return e, nil
+			}
+			continue
+		}
+		d.field(line)
+	}
+}
+
+// LastEventID returns the last event ID the stream has set so far, as a
+// client would send it on reconnect (it is updated by a dispatch even when
+// no event fires).
+//
+// An ID set by an event that the stream did not end with a blank line is
+// not counted. LastEventID does not allocate.
+func (d *Decoder) LastEventID() string {
+	return d.lastID
+}
+
+// Retry returns the last valid reconnection delay the stream has set
+// (retry field, ASCII digits only), or 0 if none.
+//
+// As in browsers, a retry field takes effect as soon as its line is read,
+// whether or not its event is ever dispatched. A delay too long for a
+// [time.Duration] is ignored. Retry does not allocate.
+func (d *Decoder) Retry() time.Duration {
+	return d.retry
+}
+
+// readLine returns the next line without its line end. The line points
+// into the read buffer and is valid until the next call.
+func (d *Decoder) readLine() ([]byte, error) {
+	for {
+		if d.prepare() {
+			if end := d.lineEnd(); end >= 0 {
+				line := d.buf[d.r:end]
+				if len(line) > d.max-d.size {
+					return nil, d.tooLarge()
+				}
+				d.size += len(line)
+				d.skipLF = d.buf[end] == '\r'
+				d.r = end + 1
+				return line, nil
+			}
+			// The buffered bytes are the start of a line: refuse it now
+			// rather than buffer a line that can only end over the limit.
+			if d.w-d.r > d.max-d.size {
+				return nil, d.tooLarge()
+			}
+		}
+		if d.rerr != nil {
+			err := d.rerr
+			d.rerr = nil
+			return nil, err
+		}
+		d.fill()
+	}
+}
+
+// prepare skips the leading byte order mark and the LF of a CRLF split
+// from its CR. It reports false when it needs more bytes to decide.
+func (d *Decoder) prepare() bool {
+	if !d.started {
+		p := d.buf[d.r:d.w]
+		if len(p) < len(bom) && string(p) == bom[:len(p)] {
+			return false
+		}
+		if len(p) >= len(bom) && string(p[:len(bom)]) == bom {
+			d.r += len(bom)
+		}
+		d.started = true
+	}
+	if d.skipLF && d.r < d.w {
+		if d.buf[d.r] == '\n' {
+			d.r++
+		}
+		d.skipLF = false
+	}
+	return true
+}
+
+// lineEnd returns the index in buf of the CR or LF that ends the line
+// starting at r, or -1 if the buffer holds no line end yet. It searches
+// with the vectorised [bytes.IndexByte] and remembers how far it looked, so
+// a line that arrives a byte at a time, or a stream of CR line ends, is not
+// searched again and again.
+func (d *Decoder) lineEnd() int {
+	d.scan = max(d.scan, d.r)
+	d.lf = max(d.lf, d.scan)
+	if d.lf < d.w && d.buf[d.lf] != '\n' {
+		if i := bytes.IndexByte(d.buf[d.lf:d.w], '\n'); i >= 0 {
+			d.lf += i
+		} else {
+			d.lf = d.w
+		}
+	}
+	if i := bytes.IndexByte(d.buf[d.scan:d.lf], '\r'); i >= 0 {
+		d.scan += i
+		return d.scan
+	}
+	d.scan = d.lf
+	if d.lf < d.w {
+		return d.lf
+	}
+	return -1
+}
+
+// fill reads once more into the buffer, making room first: it moves the
+// unconsumed bytes to the front, or grows the buffer when a single line
+// fills it. readLine has checked that line against the size limit, so the
+// buffer stays below about twice the limit.
+func (d *Decoder) fill() {
+	if d.r == d.w {
+		d.r, d.w, d.scan, d.lf = 0, 0, 0, 0
+	}
+	if d.w == len(d.buf) {
+		if d.r > 0 {
+			d.w = copy(d.buf, d.buf[d.r:d.w])
+			d.scan = max(d.scan-d.r, 0)
+			d.lf = max(d.lf-d.r, 0)
+			d.r = 0
+		} else {
+			n := 2 * len(d.buf)
+			if d.max < n-1 {
+				n = max(d.max, len(d.buf)) + 1
+			}
+			buf := make([]byte, n)
+			copy(buf, d.buf[:d.w])
+			d.buf = buf
+		}
+	}
+	for range maxEmptyReads {
+		n, err := d.rd.Read(d.buf[d.w:])
+		if n < 0 || n > len(d.buf)-d.w {
+			d.rerr = errBadRead
+			return
+		}
+		d.w += n
+		if err != nil {
+			d.rerr = err
+			return
+		}
+		if n > 0 {
+			return
+		}
+	}
+	d.rerr = io.ErrNoProgress
+}
+
+// tooLarge makes the Decoder fail for good with [ErrEventTooLarge].
+func (d *Decoder) tooLarge() error {
+	d.err = fmt.Errorf("%w: over %d bytes", ErrEventTooLarge, d.max)
+	return d.err
+}
+
+// field processes a line that is not blank.
+func (d *Decoder) field(line []byte) {
+	if line[0] == ':' {
+		return // comment
+	}
+	// Field names and the ':' are ASCII, and an ASCII byte always ends an
+	// incomplete UTF-8 sequence, so the line can be split and the names
+	// compared before decoding: the result is what decoding first gives.
+	name, value := line, line[:0]
+	if i := bytes.IndexByte(line, ':'); i >= 0 {
+		name, value = line[:i], line[i+1:]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+	}
+	switch string(name) {
+	case "data":
+		d.data = append(d.data, value...)
+		d.data = append(d.data, '\n')
+	case "event":
+		d.typ = append(d.typ[:0], value...)
+	case "id":
+		// Only the byte 0x00 decodes to U+0000.
+		if bytes.IndexByte(value, 0) < 0 {
+			d.id = append(d.id[:0], value...)
+		}
+	case "retry":
+		if r, ok := parseRetry(value); ok {
+			d.retry = r
+		}
+	}
+}
+
+// dispatch ends the event being built at a blank line. It reports whether
+// an event fires.
+func (d *Decoder) dispatch() (Event, bool) {
+	d.size = 0
+	d.lastID = d.text(d.id, d.lastID)
+	if len(d.data) == 0 {
+		d.typ = d.typ[:0]
+		return Event{}, false
+	}
+	typ := "message"
+	if len(d.typ) > 0 {
+		d.lastType = d.text(d.typ, d.lastType)
+		typ = d.lastType
+	}
+	e := Event{
+		ID:   d.lastID,
+		Type: typ,
+		Data: d.text(d.data[:len(d.data)-1], ""),
+	}
+	d.data, d.typ = d.data[:0], d.typ[:0]
+	return e, true
+}
+
+// discard drops the event being built at the end of the stream, its id
+// and its unterminated last line included.
+func (d *Decoder) discard() {
+	d.data, d.typ = d.data[:0], d.typ[:0]
+	d.id = append(d.id[:0], d.lastID...)
+	d.size = 0
+	d.r = d.w
+}
+
+// text returns p decoded as UTF-8, or prev without allocating if that is
+// what p decodes to.
+func (d *Decoder) text(p []byte, prev string) string {
+	if string(p) == prev {
+		return prev
+	}
+	if utf8.Valid(p) {
+		return string(p)
+	}
+	d.scratch = appendLossy(d.scratch[:0], p)
+	if string(d.scratch) == prev {
+		return prev
+	}
+	return string(d.scratch)
+}
+
+// appendLossy appends p to dst as the WHATWG UTF-8 decoder reads it: each
+// maximal subpart of an ill-formed sequence (the longest prefix that could
+// start a valid one, or else a single byte) becomes one U+FFFD.
+func appendLossy(dst, p []byte) []byte {
+	for len(p) > 0 {
+		i := 0
+		for i < len(p) {
+			if p[i] < utf8.RuneSelf {
+				i++
+				continue
+			}
+			_, n := utf8.DecodeRune(p[i:])
+			if n == 1 {
+				break // a valid rune of one byte is ASCII, handled above
+			}
+			i += n
+		}
+		dst = append(dst, p[:i]...)
+		p = p[i:]
+		if len(p) > 0 {
+			dst = append(dst, string(utf8.RuneError)...)
+			p = p[invalidLen(p):]
+		}
+	}
+	return dst
+}
+
+// invalidLen returns the length of the maximal subpart of the ill-formed
+// sequence at the start of p, following the byte ranges of the WHATWG
+// UTF-8 decoder (the same as Unicode's table of well-formed sequences).
+func invalidLen(p []byte) int {
+	var need int
+	lo, hi := byte(0x80), byte(0xBF)
+	switch b := p[0]; {
+	case 0xC2 <= b && b <= 0xDF:
+		need = 1
+	case 0xE0 <= b && b <= 0xEF:
+		need = 2
+		if b == 0xE0 {
+			lo = 0xA0
+		} else if b == 0xED {
+			hi = 0x9F
+		}
+	case 0xF0 <= b && b <= 0xF4:
+		need = 3
+		if b == 0xF0 {
+			lo = 0x90
+		} else if b == 0xF4 {
+			hi = 0x8F
+		}
+	default:
+		return 1
+	}
+	n := 1
+	for n <= need && n < len(p) && lo <= p[n] && p[n] <= hi {
+		lo, hi = 0x80, 0xBF
+		n++
+	}
+	return n
+}
+
+// parseRetry parses a retry value: one or more ASCII digits, a delay in
+// milliseconds. A delay too long for a [time.Duration] is refused.
+func parseRetry(v []byte) (time.Duration, bool) {
+	const maxMS = math.MaxInt64 / int64(time.Millisecond)
+	if len(v) == 0 {
+		return 0, false
+	}
+	var ms int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		digit := int64(c - '0')
+		if ms > (maxMS-digit)/10 {
+			return 0, false
+		}
+		ms = ms*10 + digit
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
