@@ -12,6 +12,11 @@ type Message struct {
 	ID     string
 	Topics []string
 	Event  Event
+
+	// Gap, set by a backend on a message that carries nothing else, says
+	// that messages may have been lost before this point (the shared log
+	// lost data, say). The hub sends every subscriber a [ResetEvent].
+	Gap bool
 }
 
 // A Backend is the log behind a [Hub]: it orders published events, gives

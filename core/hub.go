@@ -49,6 +49,7 @@ type Hub struct {
 
 	mu     sync.RWMutex
 	topics map[string]map[*subscriber]struct{}
+	all    map[*subscriber]struct{}
 	subs   sync.WaitGroup
 	done   chan struct{} // closed by Shutdown
 	once   sync.Once
@@ -67,6 +68,7 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 		cfg:     cfg,
 		backend: cfg.backend,
 		topics:  make(map[string]map[*subscriber]struct{}),
+		all:     make(map[*subscriber]struct{}),
 		done:    make(chan struct{}),
 	}
 	if h.backend == nil {
@@ -167,6 +169,7 @@ func (h *Hub) add(sub *subscriber) bool {
 		}
 		set[sub] = struct{}{}
 	}
+	h.all[sub] = struct{}{}
 	h.subs.Add(1)
 	h.nsubs.Add(1)
 	return true
@@ -174,6 +177,7 @@ func (h *Hub) add(sub *subscriber) bool {
 
 func (h *Hub) remove(sub *subscriber) {
 	h.mu.Lock()
+	delete(h.all, sub)
 	for _, t := range sub.topics {
 		delete(h.topics[t], sub)
 		if len(h.topics[t]) == 0 {
@@ -188,6 +192,10 @@ func (h *Hub) remove(sub *subscriber) {
 // deliver fans one message out to the local subscribers of its topics. The
 // backend calls it one message at a time, in log order.
 func (h *Hub) deliver(msg Message) {
+	if msg.Gap {
+		h.resetAll()
+		return
+	}
 	f, err := newFrame(msg)
 	if err != nil {
 		h.cfg.log(slog.LevelError, "sse: hub cannot encode a delivered event", "id", msg.ID, "err", err)
@@ -210,6 +218,19 @@ func (h *Hub) deliver(msg Message) {
 				sub.enqueue(f)
 			}
 		}
+	}
+}
+
+// gapFrame is the ResetEvent a hub sends when its backend lost events.
+var gapFrame = &frame{bytes: []byte("event: " + ResetEvent + "\ndata: events may have been lost\n\n")}
+
+// resetAll tells every subscriber that events may have been lost.
+func (h *Hub) resetAll() {
+	h.cfg.log(slog.LevelWarn, "sse: backend reported lost events; resetting subscribers")
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for sub := range h.all {
+		sub.enqueue(gapFrame)
 	}
 }
 
@@ -261,14 +282,8 @@ func (h *Hub) Stats() Stats {
 		SlowDisconnects: h.slowClosed.Load(),
 	}
 	h.mu.RLock()
-	seen := make(map[*subscriber]struct{})
-	for _, set := range h.topics {
-		for sub := range set {
-			if _, dup := seen[sub]; !dup {
-				seen[sub] = struct{}{}
-				st.QueueDepth += sub.depth()
-			}
-		}
+	for sub := range h.all {
+		st.QueueDepth += sub.depth()
 	}
 	h.mu.RUnlock()
 	return st

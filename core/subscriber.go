@@ -118,14 +118,16 @@ func (sub *subscriber) run() error {
 		}
 		bufs = bufs[:0]
 		for _, f := range batch {
-			if replayed != nil { // drop what the replay already sent
+			if replayed != nil && f.id != "" { // drop what the replay already sent
 				if _, dup := replayed[f.id]; dup {
 					continue
 				}
+				// Queued events come in log order: once one was not
+				// replayed, none of the later ones was.
+				replayed = nil
 			}
 			bufs = append(bufs, f.bytes)
 		}
-		replayed = nil
 		if err := sub.stream.writeFrames(bufs); err != nil {
 			return err
 		}
