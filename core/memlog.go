@@ -9,9 +9,11 @@ import (
 )
 
 // memLog is the default [Backend]: an in-memory log for one process. It
-// numbers events from the current time in microseconds, so IDs keep
-// increasing across a restart (unless more than a million events a second
-// were published on average), and it keeps a bounded history.
+// numbers events with the current time in microseconds, or the last number
+// plus one when that is larger, so IDs keep increasing across a restart:
+// they run ahead of the clock only during a burst of more than one event
+// per microsecond, and a restart comes later than that. It keeps a bounded
+// history.
 type memLog struct {
 	limits HistoryLimits
 	now    func() time.Time

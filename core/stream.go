@@ -343,12 +343,17 @@ func (s *Stream) writeFrames(frames [][]byte) error {
 	return s.writeLocked(frames[last])
 }
 
-// close ends the stream with cause, unless it has ended already.
-func (s *Stream) close(cause error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err == nil {
-		s.failLocked(cause)
+// abort ends the stream with cause from any goroutine, without waiting
+// for a write in progress: it cancels the stream's context and moves the
+// write deadline to now, so that a write stuck on a client that does not
+// read fails at once. The frame being written may be cut short; the client
+// drops an unfinished event.
+func (s *Stream) abort(cause error) {
+	s.cancel(cause)
+	if s.timeout > 0 {
+		// Only a writer that took a deadline before can be unblocked; an
+		// error here leaves the write to its own deadline.
+		s.out.SetWriteDeadline(time.Now())
 	}
 }
 

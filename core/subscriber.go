@@ -42,26 +42,34 @@ func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
 }
 
 // enqueue adds f to the queue without blocking, applying the hub's policy
-// when the queue is full.
+// when the queue is full. Under DisconnectSlow an overflow aborts the
+// stream at once, so a client stuck in a write is not kept for the write
+// timeout.
 func (sub *subscriber) enqueue(f *frame) {
 	sub.mu.Lock()
+	overflowed := false
 	switch {
 	case sub.overflow:
 		sub.mu.Unlock()
 		return
-	case len(sub.queue) >= sub.hub.cfg.queueSize:
-		if sub.hub.cfg.policy != DropOldest {
-			sub.overflow = true
-			sub.queue = nil
-			break
-		}
+	case len(sub.queue) < sub.hub.cfg.queueSize:
+		sub.queue = append(sub.queue, f)
+	case sub.hub.cfg.policy == DropOldest:
 		copy(sub.queue, sub.queue[1:])
 		sub.queue[len(sub.queue)-1] = f
 		sub.dropped++
+		sub.hub.dropped.Add(1)
 	default:
-		sub.queue = append(sub.queue, f)
+		sub.overflow, overflowed = true, true
+		clear(sub.queue)
+		sub.queue = nil
+		sub.hub.slowClosed.Add(1)
 	}
 	sub.mu.Unlock()
+	if overflowed {
+		sub.stream.abort(ErrSlowClient)
+		return
+	}
 	select {
 	case sub.wake <- struct{}{}:
 	default:
@@ -74,21 +82,43 @@ func (sub *subscriber) depth() int {
 	return len(sub.queue)
 }
 
-// take empties the queue into batch and reports the policy's events.
-func (sub *subscriber) take(batch []*frame) ([]*frame, bool, int) {
+// take empties the queue into batch.
+func (sub *subscriber) take(batch []*frame) []*frame {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	batch = append(batch[:0], sub.queue...)
 	clear(sub.queue)
 	sub.queue = sub.queue[:0]
-	dropped := sub.dropped
+	return batch
+}
+
+// settle reports what the policy did since the last call: it calls the
+// drop hook for dropped events and, if the subscriber overflowed, logs it
+// and returns ErrSlowClient.
+func (sub *subscriber) settle() error {
+	sub.mu.Lock()
+	dropped, overflow := sub.dropped, sub.overflow
 	sub.dropped = 0
-	return batch, sub.overflow, dropped
+	sub.mu.Unlock()
+	if dropped > 0 {
+		sub.hub.cfg.hooks.drop(sub.stream, sub.topics, dropped)
+	}
+	if overflow {
+		sub.hub.cfg.log(slog.LevelWarn, "sse: slow client disconnected", "topics", sub.topics)
+		return ErrSlowClient
+	}
+	return nil
 }
 
 // run replays what the client missed, then writes queued frames until the
-// stream or the hub ends. Its error says why it ended.
-func (sub *subscriber) run() error {
+// stream or the hub ends. Its error says why it ended; an overflow under
+// DisconnectSlow is reported as ErrSlowClient whatever write it cut short.
+func (sub *subscriber) run() (err error) {
+	defer func() {
+		if slow := sub.settle(); slow != nil {
+			err = slow
+		}
+	}()
 	replayed, err := sub.replay()
 	if err != nil {
 		return err
@@ -103,19 +133,10 @@ func (sub *subscriber) run() error {
 			return ErrHubClosed
 		case <-sub.wake:
 		}
-		var overflow bool
-		var dropped int
-		batch, overflow, dropped = sub.take(batch)
-		if dropped > 0 {
-			sub.hub.dropped.Add(uint64(dropped))
-			sub.hub.cfg.hooks.drop(sub.stream, sub.topics, dropped)
+		if err := sub.settle(); err != nil {
+			return err
 		}
-		if overflow {
-			sub.hub.slowClosed.Add(1)
-			sub.hub.cfg.log(slog.LevelWarn, "sse: slow client disconnected", "topics", sub.topics)
-			sub.stream.close(ErrSlowClient)
-			return ErrSlowClient
-		}
+		batch = sub.take(batch)
 		bufs = bufs[:0]
 		for _, f := range batch {
 			if replayed != nil && f.id != "" { // drop what the replay already sent

@@ -1,0 +1,103 @@
+package sse_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	sse "github.com/eventwire/sse/core"
+)
+
+// A hub serves a topic to every client that opens the stream; whatever is
+// published to the topic reaches them all. Registering the hub's Shutdown
+// with the server lets Server.Shutdown end the open streams instead of
+// waiting for them forever.
+func ExampleHub() {
+	hub, err := sse.NewHub()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := httptest.NewUnstartedServer(sse.Handler(hub.Stream("news")))
+	srv.Config.RegisterOnShutdown(func() { hub.Shutdown(context.Background()) })
+	srv.Start()
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	// The stream subscribes once its headers are sent; events published
+	// before that would reach it only through a reconnect's replay.
+	for hub.Stats().Subscribers == 0 {
+		time.Sleep(time.Millisecond)
+	}
+
+	ctx := context.Background()
+	hub.Publish(ctx, sse.Event{Type: "headline", Data: "Hub released"}, "news")
+	hub.Publish(ctx, sse.Event{JSON: map[string]int{"readers": 1}}, "news")
+	dec := sse.NewDecoder(resp.Body)
+	for range 2 {
+		ev, err := dec.Next()
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(ev.Type, ev.Data)
+	}
+
+	srv.Config.Shutdown(ctx)
+	_, err = dec.Next()
+	fmt.Println("stream ended:", err == io.EOF)
+	fmt.Println(hub.Publish(ctx, sse.Event{Data: "too late"}, "news"))
+	// Output:
+	// headline Hub released
+	// message {"readers":1}
+	// stream ended: true
+	// sse: hub closed
+}
+
+// A client that reconnects with the ID of the last event it saw (as
+// EventSource does, in the Last-Event-ID header) first receives the events
+// it missed, from the hub's history.
+func ExampleHub_Stream() {
+	hub, err := sse.NewHub()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer hub.Close()
+	srv := httptest.NewServer(sse.Handler(hub.Stream("scores")))
+	defer srv.Close()
+
+	ctx := context.Background()
+	for i, score := range []string{"1-0", "1-1", "2-1"} {
+		hub.Publish(ctx, sse.Event{ID: fmt.Sprint(i + 1), Data: score}, "scores")
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Last-Event-ID", "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	dec := sse.NewDecoder(resp.Body)
+	for range 2 {
+		ev, err := dec.Next()
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("id %s: %s\n", ev.ID, ev.Data)
+	}
+	// Output:
+	// id 2: 1-1
+	// id 3: 2-1
+}
