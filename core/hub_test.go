@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -1803,5 +1804,82 @@ func TestHubBackendGap(t *testing.T) {
 	backend.deliverNext(t)
 	if ev := a.next(t, "event after the gap"); ev.Data != "after" {
 		t.Errorf("after the gap the subscriber got %q, want %q", ev.Data, "after")
+	}
+}
+
+// signalWriter discards what it is given, after waiting for hold, and
+// reports each flush.
+type signalWriter struct {
+	hold    sync.Mutex
+	flushes atomic.Int64
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.hold.Lock()
+	defer w.hold.Unlock()
+	return len(p), nil
+}
+
+func (w *signalWriter) Flush() error {
+	w.flushes.Add(1)
+	return nil
+}
+
+// TestHubLetsGoOfSentFrames checks that a subscriber keeps no reference to
+// frames once they are written: with no history, large events' memory must
+// be free once the subscriber has sent them, even after it sent them in
+// one batch and later batches are smaller.
+func TestHubLetsGoOfSentFrames(t *testing.T) {
+	hub, err := NewHub(WithHistory(HistoryLimits{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	const large, size = 4, 4 << 20
+	w := &signalWriter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); Run(ctx, w, hub.Stream("t"), WithHeartbeat(0)) }()
+	defer func() { cancel(); <-ran }()
+	await := func(flushes int64, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); w.flushes.Load() < flushes; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s was not written", what)
+			}
+		}
+	}
+	await(1, "the stream's start")
+	for hub.Stats().Subscribers != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+
+	publish := func(data string) {
+		t.Helper()
+		if err := hub.Publish(ctx, Event{Data: data}, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.hold.Lock() // the first large event's write waits; the others queue behind it
+	publish(strings.Repeat("x", size))
+	for hub.Stats().QueueDepth != 0 { // taken: its write is waiting
+		time.Sleep(time.Millisecond)
+	}
+	for range large - 1 {
+		publish(strings.Repeat("y", size))
+	}
+	w.hold.Unlock()
+	await(3, "the large events") // the first alone, the others in one batch
+	publish("small")
+	await(4, "the small event")
+	if after := heap(); after > before+size {
+		t.Errorf("heap grew from %d to %d bytes after %d events of %d bytes were sent: their frames are still referenced", before, after, large, size)
 	}
 }

@@ -149,7 +149,12 @@ func (sub *subscriber) run() (err error) {
 			}
 			bufs = append(bufs, f.bytes)
 		}
-		if err := sub.stream.writeFrames(bufs); err != nil {
+		err := sub.stream.writeFrames(bufs)
+		// Let go of the written frames: they may be large, and the
+		// history, not this subscriber, decides how long they live.
+		clear(batch)
+		clear(bufs)
+		if err != nil {
 			return err
 		}
 	}
