@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/eventwire/sse/internal/leaktest"
 )
 
 // hubWait bounds the wait for something that must happen soon. It is
@@ -481,7 +483,7 @@ func hubReplay(t *testing.T, hub *Hub, srv *httptest.Server, lastID string, topi
 }
 
 func TestHubTopics(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t)
 	srv := startHubServer(t, hub, nil)
 	a := hubGet(t, srv, "", "a")
@@ -525,7 +527,7 @@ func (v hubCountingJSON) MarshalJSON() ([]byte, error) {
 
 func TestHubEncodesJSONOnce(t *testing.T) {
 	const subscribers = 5
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t)
 	srv := startHubServer(t, hub, nil)
 	clients := make([]*hubReader, subscribers)
@@ -562,7 +564,7 @@ func TestHubEncodesJSONOnce(t *testing.T) {
 }
 
 func TestHubSharesEncodedFrames(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t)
 	subs := []*hubRun{runHub(t, hub.Stream("t")), runHub(t, hub.Stream("t"))}
 	hubWaitSubscribers(t, hub, len(subs))
@@ -603,7 +605,7 @@ func TestHubPublishNeverBlocksOnSlowClient(t *testing.T) {
 	// 1000 events of 16 KiB: more than the socket buffers of a client that
 	// never reads can take, and more than its queue.
 	const events, size, queue, window = 1000, 16 << 10, 64, 32
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t, WithQueueSize(queue))
 	var slowWritten atomic.Int64
 	srv := startHubServer(t, hub, func(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
@@ -669,7 +671,7 @@ func TestHubPublishNeverBlocksOnSlowClient(t *testing.T) {
 }
 
 func TestHubDisconnectSlow(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	var logs hubLogBuffer
 	var disconnects []error
 	var mu sync.Mutex
@@ -737,7 +739,7 @@ func (b *hubLogBuffer) String() string {
 }
 
 func TestHubSlowClientReconnectsAndReplays(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t, WithQueueSize(4))
 	gate := newHubGate()
 	srv := startHubServer(t, hub, func(w http.ResponseWriter, _ *http.Request) http.ResponseWriter {
@@ -797,7 +799,7 @@ func hubSummaryData(evs []Event) []string {
 }
 
 func TestHubDropOldest(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	type drop struct {
 		s      *Stream
 		topics []string
@@ -915,7 +917,7 @@ func TestHubSlowCountersWhenWriteFails(t *testing.T) {
 // write timeout (here a minute) much later.
 func TestHubDisconnectsClientThatNeverReads(t *testing.T) {
 	const queue = 8
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t, WithQueueSize(queue))
 	var busy atomic.Int32
 	h := Handler(hub.Stream("t"), WithWriteTimeout(time.Minute), WithHeartbeat(0))
@@ -984,7 +986,7 @@ func (w hubBusyResponse) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 func TestHubBatchesQueuedFrames(t *testing.T) {
 	const events = 10
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t)
 	s := runHub(t, hub.Stream("t"))
 	hubWaitSubscribers(t, hub, 1) // the stream has opened: its one flush is done
@@ -1013,7 +1015,7 @@ func TestHubBatchesQueuedFrames(t *testing.T) {
 
 func TestHubGeneratedIDs(t *testing.T) {
 	const publishers, each = 4, 100
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	// The queue holds every event: the clients may read slower than the
 	// publishers publish.
 	hub, err := NewHub(WithQueueSize(publishers * each))
@@ -1083,7 +1085,7 @@ func TestHubGeneratedIDs(t *testing.T) {
 }
 
 func TestHubUserIDs(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t)
 	srv := startHubServer(t, hub, nil)
 	c := hubGet(t, srv, "", "t")
@@ -1122,7 +1124,7 @@ func TestHubUserIDs(t *testing.T) {
 }
 
 func TestHubReplayFiltersTopics(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t)
 	srv := startHubServer(t, hub, nil)
 	hubPublish(t, hub, Event{ID: "1", Data: "a"}, "a")
@@ -1204,7 +1206,7 @@ func (b *hubReplayHookBackend) Replay(ctx context.Context, lastID string, fn fun
 // read the log reaches it twice, queued and replayed; the client must get
 // it once.
 func TestHubReplayOverlapsLiveEvent(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	var hub *Hub
 	backend := &hubReplayHookBackend{memLog: newMemLog(DefaultHistory)}
 	backend.beforeReplay = func() {
@@ -1224,7 +1226,7 @@ func TestHubReplayOverlapsLiveEvent(t *testing.T) {
 
 func TestHubReconnectDuringPublishing(t *testing.T) {
 	const rounds = 40
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t, WithHistory(HistoryLimits{Count: 1 << 20}))
 	srv := startHubServer(t, hub, nil)
 	c := hubGet(t, srv, "", "t")
@@ -1282,7 +1284,7 @@ func TestHubReconnectDuringPublishing(t *testing.T) {
 
 func TestHubShutdownManyStreams(t *testing.T) {
 	const streams = 1000
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub, err := NewHub()
 	if err != nil {
 		t.Fatal(err)
@@ -1390,7 +1392,7 @@ func TestHubShutdownManyStreams(t *testing.T) {
 }
 
 func TestHubShutdown(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	var mu sync.Mutex
 	var ends []error
 	hub, err := NewHub(WithHooks(Hooks{Disconnect: func(_ *Stream, _ []string, err error) {
@@ -1435,7 +1437,7 @@ func TestHubShutdown(t *testing.T) {
 }
 
 func TestHubHooks(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	type call struct {
 		kind        string
 		s           *Stream
@@ -1484,7 +1486,7 @@ func TestHubHooks(t *testing.T) {
 }
 
 func TestHubStats(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t, WithQueueSize(8))
 	if st := hub.Stats(); st != (Stats{}) {
 		t.Errorf("Stats of a new hub = %+v, want zero", st)
@@ -1516,7 +1518,7 @@ func TestHubStats(t *testing.T) {
 }
 
 func TestHubRefusesInvalid(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	hub := newTestHub(t)
 	c := runHub(t, hub.Stream("t"))
 	hubWaitSubscribers(t, hub, 1)
@@ -1679,7 +1681,7 @@ func (b *hubFakeBackend) Close() error {
 var _ Backend = (*hubFakeBackend)(nil)
 
 func TestHubBackend(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	backend := newHubFakeBackend(false)
 	// No in-memory history: a replay can only come from the backend.
 	hub := newTestHub(t, WithBackend(backend), WithHistory(HistoryLimits{}))
@@ -1750,7 +1752,7 @@ func TestHubBackend(t *testing.T) {
 // be delivered to the hub later, in more than one batch; none may reach
 // the client twice.
 func TestHubAsyncBackendReplayNoDuplicate(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	backend := newHubFakeBackend(true)
 	hub := newTestHub(t, WithBackend(backend))
 	srv := startHubServer(t, hub, nil)
@@ -1786,7 +1788,7 @@ func TestHubAsyncBackendReplayNoDuplicate(t *testing.T) {
 // A backend that lost messages says so with a Gap message: every
 // subscriber, whatever its topics, gets a ResetEvent and stays subscribed.
 func TestHubBackendGap(t *testing.T) {
-	checkNoLeaks(t)
+	leaktest.Check(t)
 	backend := newHubFakeBackend(true)
 	hub := newTestHub(t, WithBackend(backend))
 	srv := startHubServer(t, hub, nil)

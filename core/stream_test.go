@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/eventwire/sse/internal/leaktest"
 )
 
 // arrive bounds the wait for something that must happen soon. It is
@@ -423,7 +425,7 @@ func TestClientDisconnectEndsStream(t *testing.T) {
 	for _, p := range liveProtocols {
 		for _, w := range waits {
 			t.Run(p.name+"/"+w.name, func(t *testing.T) {
-				checkNoLeaks(t)
+				leaktest.Check(t)
 				returned := make(chan time.Time, 1)
 				h, served := serveFunc(func(s *Stream) error {
 					if err := s.Send(Event{Data: "hello"}); err != nil {
@@ -513,7 +515,7 @@ func TestWriteTimeoutDropsStuckClient(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	for _, p := range liveProtocols {
 		t.Run(p.name, func(t *testing.T) {
-			checkNoLeaks(t)
+			leaktest.Check(t)
 			type flood struct {
 				err     error
 				blocked time.Duration // how long the failing Send took
@@ -884,7 +886,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 	const streams = 50
 	for _, p := range liveProtocols {
 		t.Run(p.name, func(t *testing.T) {
-			checkNoLeaks(t)
+			leaktest.Check(t)
 			var returned atomic.Int32
 			h, served := serveFunc(func(s *Stream) error {
 				defer returned.Add(1)

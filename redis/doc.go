@@ -1,0 +1,66 @@
+// Package sseredis is a Redis backend for the [sse.Hub]: several servers
+// behind a load balancer share one Redis stream, so that an event
+// published on any of them reaches the subscribers of its topic on every
+// one, in the same order and with the same ID, and a client that
+// reconnects to another server replays exactly what it missed.
+//
+// The handlers do not change; the hub takes the backend as an option:
+//
+//	b, err := sseredis.Open(ctx, os.Getenv("REDIS_URL"))
+//	if err != nil {
+//		log.Fatal(err) // says what failed: the address, the password, ...
+//	}
+//	hub, err := sse.NewHub(sse.WithBackend(b)) // the hub closes b
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	http.Handle("/events", sse.Handler(hub.Stream("news")))
+//	hub.Publish(ctx, sse.Event{Data: "hello"}, "news")
+//
+// Use [New] instead of [Open] to pass a client of your own (a
+// [redis.ClusterClient], a sentinel-backed one, ...).
+//
+// # IDs
+//
+// The event ID is the ID Redis gives the stream entry (such as
+// "1700000000000-0"), the same on every server. Publishing an event that
+// already has an ID fails with [ErrEventID].
+//
+// # History
+//
+// The stream is the history that reconnecting clients replay. Each
+// publish trims it to about [WithMaxLen] entries and drops the entries
+// older than [WithMaxAge]; both are approximate (Redis trims whole
+// internal nodes), so a few more may stay. A client whose Last-Event-ID
+// the stream no longer holds receives an [sse.ResetEvent].
+//
+// # Faults
+//
+// When the connection fails or Redis restarts, the backend reconnects by
+// itself with exponential backoff and jitter ([WithBackoff]); the clients'
+// streams stay open. [Backend.Publish] (and so [sse.Hub.Publish]) keeps
+// trying until its context ends, then returns an error, and never adds one
+// event twice: each entry carries a random token that a retry looks for
+// first. The listener resumes after the last entry it delivered. If Redis
+// no longer holds that entry (it restarted without persistence, or the
+// stream was trimmed past it), or lost its data before the listener read
+// anything, every client receives an [sse.ResetEvent] and then the events
+// that Redis still has. What Redis itself loses after acknowledging it,
+// before any listener read it, is lost without a trace, as any Redis data:
+// up to a second of writes on a crash with appendfsync everysec (use
+// always), or the writes a replica had not received when it took over.
+//
+// # Keys and entries
+//
+// The stream's key is [DefaultKey] unless set with [WithKey]. Next to it
+// the backend keeps a marker, "{key}:epoch" (or "key:epoch" if the key
+// has a hash tag), whose loss tells that Redis lost its data, and, while
+// Close runs, a short-lived "{key}:wake:…" stream per server; the braces
+// keep them on the stream's slot in a Redis Cluster (there, a key must
+// have a hash tag or no "}"). An entry's
+// fields are k (the publish token), t (the topics, each written as its
+// length in bytes, a colon and the topic: "4:news5:sport"), and, when
+// set, e (the event type), d (the data), c (the comment) and r (the retry
+// delay in milliseconds). Other programs may add entries in this form
+// with XADD; entries in another form are logged and skipped.
+package sseredis

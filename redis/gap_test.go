@@ -1,0 +1,154 @@
+package sseredis
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	sse "github.com/eventwire/sse/core"
+
+	"github.com/eventwire/sse/internal/leaktest"
+)
+
+// While one server is cut off from Redis, another publishes; when the
+// connection comes back, the first server's clients receive what Redis
+// still holds, after an sse-reset if Redis lost some of it.
+func TestListenerAfterOutage(t *testing.T) {
+	tests := []struct {
+		name    string
+		empty   bool // nothing published before the outage
+		publish int
+		maxLen  int64
+		flush   bool // Redis loses its data during the outage
+		reset   bool
+		after   int // events received after the reset (or in all)
+	}{
+		{name: "nothing lost", publish: 5, after: 5},
+		{name: "trimmed past the listener", publish: 300, maxLen: 10, reset: true, after: -1},
+		{name: "data lost", publish: 5, flush: true, reset: true, after: 0},
+		{name: "nothing lost, nothing read before", empty: true, publish: 5, after: 5},
+		{name: "data lost, nothing read before", empty: true, publish: 5, flush: true, reset: true, after: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			leaktest.Check(t)
+			rs := startRedis(t, persistent...)
+			px := newProxy(t, rs.addr())
+			cutOff := newInstance(t, px.url())
+			other := newInstance(t, rs.url(), WithMaxLen(tt.maxLen))
+			c := connect(t, cutOff, "client", "")
+			cutOff.waitSubscribers(t, 1)
+			if !tt.empty {
+				other.publish(t, "before")
+				if ev := c.next(t); ev.Data != "before" {
+					t.Fatalf("first event %+v", ev)
+				}
+			}
+
+			px.setDown(true)
+			for i := range tt.publish {
+				other.publish(t, strconv.Itoa(i))
+			}
+			if tt.flush {
+				directClient(t, rs.addr()).FlushAll(context.Background())
+			}
+			px.setDown(false)
+			other.publish(t, "live")
+
+			var got []string
+			resets := 0
+			for {
+				ev := c.next(t)
+				if ev.Type == sse.ResetEvent {
+					resets++
+					got = nil
+					continue
+				}
+				if ev.Data == "live" {
+					break
+				}
+				got = append(got, ev.Data)
+			}
+			if resets != map[bool]int{false: 0, true: 1}[tt.reset] {
+				t.Errorf("%d reset events, want reset=%v", resets, tt.reset)
+			}
+			// The events after the reset (or all) are the newest ones, in
+			// order, ending with the last published.
+			n := len(got)
+			if tt.after >= 0 && n != tt.after || tt.after < 0 && (n == 0 || n >= tt.publish) {
+				t.Errorf("received %d events before the live one, want %d (-1: some, not all): %v", n, tt.after, got)
+			}
+			for i, d := range got {
+				if d != strconv.Itoa(tt.publish-n+i) {
+					t.Fatalf("received %v, want the last %d of 0..%d in order", got, n, tt.publish-1)
+				}
+			}
+			c.quiet(t, 50*time.Millisecond)
+			c.open(t)
+		})
+	}
+}
+
+// Entries that are not events (written by something else) are skipped,
+// by the listener and by a replay, and the events around them arrive.
+func TestForeignEntriesAreSkipped(t *testing.T) {
+	rs := startRedis(t, persistent...)
+	in := newInstance(t, rs.url())
+	c := connect(t, in, "client", "")
+	in.waitSubscribers(t, 1)
+	direct := directClient(t, rs.addr())
+	ctx := context.Background()
+
+	in.publish(t, "one")
+	first := c.next(t)
+	for _, values := range [][]any{
+		{"hello", "world"},      // no topics
+		{fieldTopics, "9:news"}, // bad topic list
+		{fieldTopics, "4:news", fieldRetry, "soon"},
+	} {
+		direct.XAdd(ctx, &redis.XAddArgs{Stream: DefaultKey, Values: values})
+	}
+	in.publish(t, "two")
+	if ev := c.next(t); ev.Data != "two" {
+		t.Errorf("after the foreign entries: %+v, want %q", ev, "two")
+	}
+	replay := connect(t, in, "replay", first.ID)
+	if ev := replay.next(t); ev.Data != "two" {
+		t.Errorf("replay across the foreign entries: %+v, want %q", ev, "two")
+	}
+}
+
+// go-redis retries a read that failed with a broken connection over a new
+// one, without telling: if Redis lost its data meanwhile (here: a flush,
+// then the connection is cut while the listener waits), the clients still
+// get an sse-reset before the next events.
+func TestListenerNoticesSilentReconnect(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	px := newProxy(t, rs.addr())
+	cutOff := newInstance(t, px.url(), WithBlock(time.Minute))
+	other := newInstance(t, rs.url())
+	c := connect(t, cutOff, "client", "")
+	cutOff.waitSubscribers(t, 1)
+	other.publish(t, "before")
+	if ev := c.next(t); ev.Data != "before" {
+		t.Fatalf("first event %+v", ev)
+	}
+	time.Sleep(50 * time.Millisecond) // the listener waits in XREAD again
+
+	directClient(t, rs.addr()).FlushAll(context.Background())
+	px.cut()
+	time.Sleep(100 * time.Millisecond) // go-redis has read again, over a new connection
+	other.publish(t, "after")
+	if ev := c.next(t); ev.Type != sse.ResetEvent {
+		t.Errorf("after the loss: %+v, want %s first", ev, sse.ResetEvent)
+	}
+	if ev := c.next(t); ev.Data != "after" {
+		t.Errorf("then %+v, want the event published after the loss", ev)
+	}
+	c.quiet(t, 50*time.Millisecond)
+	c.open(t)
+}

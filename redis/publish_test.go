@@ -1,0 +1,191 @@
+package sseredis
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	sse "github.com/eventwire/sse/core"
+)
+
+// directClient is a client of the test's own on the server, to look at
+// the stream behind the backends' backs.
+func directClient(t testing.TB, addr string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A publish whose answer is lost (the script ran, then the connection
+// broke) is retried, by go-redis or by the backend, and the event is in
+// the stream once.
+func TestPublishWithLostAnswerAddsOnce(t *testing.T) {
+	rs := startRedis(t, persistent...)
+	px := newProxy(t, rs.addr())
+	direct := directClient(t, rs.addr())
+	ctx := context.Background()
+
+	tests := []struct {
+		name       string
+		maxRetries int // go-redis's own retries; -1: none
+		drop       int // answers lost in a row
+	}{
+		{"go-redis retries", 0, 1},
+		{"the backend retries", -1, 1},
+		{"both retry", 0, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client := redis.NewClient(&redis.Options{Addr: px.ln.Addr().String(), MaxRetries: tt.maxRetries})
+			defer client.Close()
+			b, err := New(ctx, client, fastRetry...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			msg := sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: "warm-up"}}
+			if err := b.Publish(ctx, msg); err != nil { // loads the script
+				t.Fatal(err)
+			}
+			before := direct.XLen(ctx, DefaultKey).Val()
+
+			px.dropAnswers(tt.drop)
+			msg.Event.Data = tt.name
+			if err := b.Publish(ctx, msg); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			px.mu.Lock()
+			left := px.drop
+			px.mu.Unlock()
+			if left != 0 {
+				t.Fatalf("%d of %d answers were not dropped: the fault did not happen", left, tt.drop)
+			}
+			if n := direct.XLen(ctx, DefaultKey).Val(); n != before+1 {
+				t.Errorf("the stream grew by %d entries, want 1", n-before)
+			}
+			newest := direct.XRevRangeN(ctx, DefaultKey, "+", "-", 1).Val()
+			if len(newest) != 1 || newest[0].Values[fieldData] != tt.name {
+				t.Errorf("newest entry %v, want data %q", newest, tt.name)
+			}
+		})
+	}
+}
+
+// Redis gives the IDs: an event with an ID of its own is refused, and
+// nothing is published.
+func TestPublishRefusesEventID(t *testing.T) {
+	rs := startRedis(t, persistent...)
+	in := newInstance(t, rs.url())
+	err := in.hub.Publish(context.Background(), sse.Event{ID: "42", Data: "mine"}, testTopic)
+	if !errors.Is(err, ErrEventID) {
+		t.Errorf("Publish with an ID = %v, want an error wrapping ErrEventID", err)
+	}
+	if n := directClient(t, rs.addr()).XLen(context.Background(), DefaultKey).Val(); n != 0 {
+		t.Errorf("stream has %d entries, want 0", n)
+	}
+}
+
+// A publish that cannot succeed (the key holds something else) fails at
+// once instead of retrying until its context ends.
+func TestPublishFailsFastOnPermanentError(t *testing.T) {
+	rs := startRedis(t, persistent...)
+	ctx := context.Background()
+	b, err := Open(ctx, rs.url(), WithKey("taken"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	directClient(t, rs.addr()).Set(ctx, "taken", "a string", 0)
+
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = b.Publish(ctx, sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: "x"}})
+	if err == nil || !containsAll(err.Error(), "WRONGTYPE") || time.Since(start) > time.Second {
+		t.Errorf("Publish to a string key = %v after %v, want a WRONGTYPE error at once", err, time.Since(start))
+	}
+}
+
+// The publish script, sent again, finds the entry of its first attempt
+// even deep in the stream, but only after the position it was given.
+func TestPublishScriptFindsEarlierAttempt(t *testing.T) {
+	rs := startRedis(t, persistent...)
+	direct := directClient(t, rs.addr())
+	ctx := context.Background()
+	run := func(resent bool, after, token string) string {
+		t.Helper()
+		send := new(sendCount)
+		if resent {
+			send.n.Store(1)
+		}
+		args := []any{send, after, retryScan, 0, 0}
+		args = append(args, entryFields(token, sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: token}})...)
+		id, err := publishScript.Run(ctx, direct, []string{DefaultKey}, args...).Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	first := run(false, "0-0", "deep")
+	for i := range 250 {
+		run(false, "0-0", "filler"+strconv.Itoa(i))
+	}
+	tests := []struct {
+		name   string
+		resent bool
+		after  string
+		token  string
+		added  bool
+	}{
+		{"resent: found 250 entries deep", true, "0-0", "deep", false},
+		{"first send: added without looking", false, "0-0", "filler7", true},
+		{"resent, but the entry is before the position: added", true, first, "deep", true},
+		{"resent, never added: added", true, "0-0", "new", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := direct.XLen(ctx, DefaultKey).Val()
+			id := run(tt.resent, tt.after, tt.token)
+			grew := direct.XLen(ctx, DefaultKey).Val() - before
+			if tt.added && (grew != 1 || id == first) || !tt.added && (grew != 0 || id != first) {
+				t.Errorf("returned %s (first attempt: %s), stream grew by %d; want added=%v", id, first, grew, tt.added)
+			}
+		})
+	}
+}
+
+// The history is bounded by age too: a publish drops what is older.
+func TestMaxAgeTrims(t *testing.T) {
+	rs := startRedis(t, persistent...)
+	ctx := context.Background()
+	b, err := Open(ctx, rs.url(), WithMaxLen(0), WithMaxAge(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	msg := sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: "x"}}
+	for range 250 {
+		if err := b.Publish(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct := directClient(t, rs.addr())
+	first := direct.XRangeN(ctx, DefaultKey, "-", "+", 1).Val()[0].ID
+	time.Sleep(200 * time.Millisecond)
+	if err := b.Publish(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	// MINID ~ trims whole nodes of 100 entries: the two full ones go.
+	if n := direct.XLen(ctx, DefaultKey).Val(); n > 100 {
+		t.Errorf("stream holds %d entries after the age limit passed, want at most 100", n)
+	}
+	err = b.Replay(ctx, first, func(sse.Message) error { return nil })
+	if !errors.Is(err, sse.ErrUnknownID) {
+		t.Errorf("Replay after an aged-out ID = %v, want ErrUnknownID", err)
+	}
+}
