@@ -43,7 +43,9 @@ type Backend interface {
 	// Replay calls fn, in log order, for every message appended after the
 	// one with ID lastID, and stops at the first error fn returns. If the
 	// log does not hold lastID (it was never there, or has aged out) it
-	// returns an error wrapping [ErrUnknownID] without calling fn.
+	// returns an error wrapping [ErrUnknownID] without calling fn; if the
+	// log loses messages while the replay runs, it stops with such an
+	// error after the calls it made. The hub then sends a [ResetEvent].
 	Replay(ctx context.Context, lastID string, fn func(Message) error) error
 
 	// Close stops delivery and releases the backend's resources.

@@ -54,6 +54,9 @@ type Hub struct {
 	done   chan struct{} // closed by Shutdown
 	once   sync.Once
 
+	stopped  chan struct{} // closed when Shutdown's work is done
+	closeErr error         // the backend's Close error; read once stopped is closed
+
 	published  atomic.Uint64
 	dropped    atomic.Uint64
 	slowClosed atomic.Uint64
@@ -85,7 +88,9 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 // the same errors as [Event.AppendText] and is not published. ev.JSON is
 // encoded here, once; ev.Bytes is copied. Publish blocks only on the
 // backend (never for the in-memory one) and is safe for concurrent use;
-// concurrent publishes are delivered to everyone in one order.
+// concurrent publishes are delivered to everyone in one order. With the
+// in-memory backend the event is in every subscriber's queue when Publish
+// returns; a shared backend delivers it shortly after.
 func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
@@ -235,28 +240,32 @@ func (h *Hub) resetAll() {
 }
 
 // Shutdown stops the hub: publishing fails with [ErrHubClosed], every
-// subscription ends (so every stream's handler returns), and Shutdown waits
-// until they have, or until ctx ends. Calling it again waits again.
+// subscription ends (so every stream's handler returns) and the backend is
+// closed. Shutdown waits until all that is done and returns the backend's
+// Close error, or returns ctx's error if ctx ends first; the hub then
+// finishes stopping in the background. Calling it again waits again.
 //
 // Wire it to the server so that [http.Server.Shutdown] does not wait for
 // open streams forever:
 //
 //	srv.RegisterOnShutdown(func() { hub.Shutdown(context.Background()) })
 func (h *Hub) Shutdown(ctx context.Context) error {
-	var err error
 	h.once.Do(func() {
 		h.mu.Lock()
 		close(h.done)
 		h.mu.Unlock()
-		err = h.backend.Close()
+		h.stopped = make(chan struct{})
+		go func() { // ends once the backend is closed and every subscriber left
+			defer close(h.stopped)
+			h.closeErr = h.backend.Close()
+			h.subs.Wait()
+		}()
 	})
-	waited := make(chan struct{})
-	go func() { h.subs.Wait(); close(waited) }()
 	select {
-	case <-waited:
-		return err
+	case <-h.stopped:
+		return h.closeErr
 	case <-ctx.Done():
-		return errors.Join(err, ctx.Err())
+		return ctx.Err()
 	}
 }
 

@@ -1885,3 +1885,57 @@ func TestHubLetsGoOfSentFrames(t *testing.T) {
 		t.Errorf("heap grew from %d to %d bytes after %d events of %d bytes were sent: their frames are still referenced", before, after, large, size)
 	}
 }
+
+// losingReplay is the in-memory log with a history that loses events
+// while a replay runs: the replay stops with ErrUnknownID after keep
+// messages.
+type losingReplay struct {
+	*memLog
+	keep int
+}
+
+var errHistoryLost = errors.New("history lost")
+
+func (b losingReplay) Replay(ctx context.Context, lastID string, fn func(Message) error) error {
+	n := 0
+	err := b.memLog.Replay(ctx, lastID, func(m Message) error {
+		if n == b.keep {
+			return errHistoryLost
+		}
+		n++
+		return fn(m)
+	})
+	if errors.Is(err, errHistoryLost) {
+		return fmt.Errorf("%w: %w", ErrUnknownID, err)
+	}
+	return err
+}
+
+// TestHubReplayCutShort checks a replay that the backend ends with
+// ErrUnknownID after some events: the client gets those events, then a
+// reset, then live events, and none twice.
+func TestHubReplayCutShort(t *testing.T) {
+	leaktest.Check(t)
+	hub := newTestHub(t, WithBackend(losingReplay{newMemLog(DefaultHistory), 2}))
+	srv := startHubServer(t, hub, nil)
+	first := hubGet(t, srv, "", "t")
+	hubWaitSubscribers(t, hub, 1)
+	for _, d := range []string{"1", "2", "3", "4", "5"} {
+		hubPublish(t, hub, Event{Data: d}, "t")
+	}
+	since := first.next(t, "event 1").ID
+	again := hubGet(t, srv, since, "t")
+	hubWaitSubscribers(t, hub, 2)
+	hubPublish(t, hub, Event{Data: "6"}, "t")
+	var got []string
+	for range 4 {
+		ev := again.next(t, "replay, reset and live event")
+		got = append(got, ev.Type+":"+ev.Data)
+	}
+	want := []string{"message:2", "message:3", ResetEvent + ":", "message:6"}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Fatalf("after a replay cut short the client got %q, want %q (reset data may follow the colon)", got, want)
+		}
+	}
+}

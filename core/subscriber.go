@@ -187,7 +187,14 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 		return err
 	})
 	if errors.Is(err, ErrUnknownID) {
-		return nil, sub.stream.Send(Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %q", last)})
+		// The ID is unknown, or the history lost events while the replay
+		// ran: send what was replayed, then the reset.
+		reset := Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %q", last)}
+		frame, err := reset.AppendText(nil)
+		if err != nil {
+			return nil, err
+		}
+		return sent, sub.stream.writeFrames(append(bufs, frame))
 	}
 	if err != nil {
 		return nil, err
