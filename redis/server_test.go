@@ -2,7 +2,6 @@ package sseredis
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/eventwire/sse/internal/syncbuf"
 )
 
 // redisServer is a redis-server process of the test's own, on a free port
@@ -24,7 +25,7 @@ type redisServer struct {
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	out *syncBuffer
+	out *syncbuf.Buffer
 }
 
 // persistent is the configuration of a server that keeps every write
@@ -75,7 +76,7 @@ func (s *redisServer) start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.out = new(syncBuffer)
+	s.out = new(syncbuf.Buffer)
 	s.cmd = exec.Command("redis-server", s.args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
@@ -126,24 +127,6 @@ func (s *redisServer) restart() {
 	s.t.Helper()
 	s.kill()
 	s.start()
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // proxy is a TCP proxy in front of a Redis server that can cut every

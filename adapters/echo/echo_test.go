@@ -1,7 +1,6 @@
 package sseecho_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +17,8 @@ import (
 	sse "github.com/eventwire/sse/core"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/eventwire/sse/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) {
@@ -147,24 +147,6 @@ func TestContext(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestErrors checks where errors go: before the stream starts, to echo's
 // error handler; after, to the log, and never to a second response.
 func TestErrors(t *testing.T) {
@@ -199,7 +181,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var log syncBuffer
+			var log syncbuf.Buffer
 			handled := make(chan error, 1)
 			e := newEcho(&log)
 			e.HTTPErrorHandler = func(err error, c echo.Context) {

@@ -6,7 +6,6 @@
 package adaptertest
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -17,11 +16,12 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	sse "github.com/eventwire/sse/core"
+
+	"github.com/eventwire/sse/internal/syncbuf"
 )
 
 // Path is where a [Router] serves the stream.
@@ -45,7 +45,7 @@ type Stack struct {
 // Server is a test server that records what net/http logged.
 type Server struct {
 	*httptest.Server
-	log syncBuffer
+	log syncbuf.Buffer
 }
 
 // NewServer starts h on a test server, over TLS with HTTP/2 if h2 is set,
@@ -67,23 +67,6 @@ func NewServer(t *testing.T, h http.Handler, h2 bool) *Server {
 // Log returns what the server has logged, such as a superfluous
 // WriteHeader call.
 func (s *Server) Log() string { return s.log.String() }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // Get sends a GET request for path, with the header's name and value
 // pairs; with stream set it accepts text/event-stream. It asks for gzip
