@@ -78,13 +78,13 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 
 // append appends the frame of e to b. On error b is returned unchanged.
 func (fe *frameEncoder) append(b []byte, e *Event) ([]byte, error) {
-	data, err := e.validate()
+	data, lfOnly, err := e.validate()
 	if err != nil {
 		return b, err
 	}
 	start := len(b)
 	if e.Comment != "" {
-		b = appendLines(b, ": ", e.Comment)
+		b = appendLines(b, ": ", e.Comment, false)
 	}
 	if e.ID != "" {
 		b = append(b, "id: "...)
@@ -107,7 +107,7 @@ func (fe *frameEncoder) append(b []byte, e *Event) ([]byte, error) {
 			return b[:start], err
 		}
 	case data != "" || e.Type != "":
-		b = appendLines(b, "data: ", data)
+		b = appendLines(b, "data: ", data, lfOnly)
 	}
 	return append(b, '\n'), nil
 }
@@ -132,9 +132,10 @@ func (fe *frameEncoder) appendJSON(b []byte, v any) ([]byte, error) {
 }
 
 // validate checks every field before anything is written, and returns the
-// text payload (Data, or a view of Bytes).
-func (e *Event) validate() (string, error) {
-	data := e.Data
+// text payload (Data, or a view of Bytes) and whether it is known to hold
+// no CR, so that only LF can split it.
+func (e *Event) validate() (data string, lfOnly bool, err error) {
+	data = e.Data
 	payloads := 0
 	if data != "" {
 		payloads++
@@ -148,21 +149,53 @@ func (e *Event) validate() (string, error) {
 	}
 	switch {
 	case payloads > 1:
-		return "", ErrDataConflict
+		return "", false, ErrDataConflict
 	case payloads == 0 && e.ID == "" && e.Type == "" && e.Retry == 0 && e.Comment == "":
-		return "", ErrEmptyEvent
+		return "", false, ErrEmptyEvent
 	case e.Retry < 0 || (e.Retry > 0 && e.Retry < time.Millisecond):
-		return "", fmt.Errorf("%w: %v is not a whole number of milliseconds", ErrInvalidRetry, e.Retry)
+		return "", false, fmt.Errorf("%w: %v is not a whole number of milliseconds", ErrInvalidRetry, e.Retry)
 	case !validField(e.ID, true):
-		return "", fmt.Errorf("%w: %q", ErrInvalidID, e.ID)
+		return "", false, fmt.Errorf("%w: %q", ErrInvalidID, e.ID)
 	case !validField(e.Type, false):
-		return "", fmt.Errorf("%w: %q", ErrInvalidType, e.Type)
-	case !utf8.ValidString(data):
-		return "", fmt.Errorf("%w: payload is not UTF-8", ErrInvalidData)
+		return "", false, fmt.Errorf("%w: %q", ErrInvalidType, e.Type)
 	case !utf8.ValidString(e.Comment):
-		return "", fmt.Errorf("%w: comment is not UTF-8", ErrInvalidData)
+		return "", false, fmt.Errorf("%w: comment is not UTF-8", ErrInvalidData)
+	case len(data) <= maxShortText && plainASCII(data):
+		lfOnly = true
+	case !utf8.ValidString(data):
+		return "", false, fmt.Errorf("%w: payload is not UTF-8", ErrInvalidData)
 	}
-	return data, nil
+	return data, lfOnly, nil
+}
+
+// maxShortText is the length up to which plainASCII checks a payload in
+// one pass; longer payloads are faster with the vectorised
+// utf8.ValidString and strings.IndexByte.
+const maxShortText = 64
+
+// plainASCII reports whether s is ASCII without CR: valid UTF-8 that only
+// LF can split. It reads eight bytes at a time.
+func plainASCII(s string) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x80 * ones
+		crs  = '\r' * ones
+	)
+	for len(s) >= 8 {
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		x := w ^ crs // a zero byte where w has a CR
+		if (w|(x-ones)&^x)&high != 0 {
+			return false
+		}
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf || s[i] == '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // validField reports whether s can stand on one line: UTF-8 without CR or
@@ -183,10 +216,11 @@ func validField(s string, noNUL bool) bool {
 }
 
 // appendLines appends s as lines that each start with prefix, splitting it
-// at CRLF, LF and CR. A trailing line break yields a last, empty line, so
-// the break survives the client's removal of the final LF.
-func appendLines(b []byte, prefix, s string) []byte {
-	if strings.IndexByte(s, '\r') < 0 {
+// at CRLF, LF and CR (LF alone if lfOnly says s holds no CR). A trailing
+// line break yields a last, empty line, so the break survives the client's
+// removal of the final LF.
+func appendLines(b []byte, prefix, s string, lfOnly bool) []byte {
+	if lfOnly || strings.IndexByte(s, '\r') < 0 {
 		// Common case: LF only, found with the vectorised search.
 		for {
 			i := strings.IndexByte(s, '\n')

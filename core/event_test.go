@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -159,5 +160,35 @@ func TestEventRefused(t *testing.T) {
 				t.Errorf("buffer changed to %q; an invalid event must write nothing", got)
 			}
 		})
+	}
+}
+
+// TestPlainASCII compares the eight-bytes-at-a-time check with a plain
+// loop, for every position of a CR, a high byte and the bytes next to CR
+// in strings around the word size.
+func TestPlainASCII(t *testing.T) {
+	reference := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] == '\r' || s[i] >= 0x80 {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 33; n++ {
+		base := []byte(strings.Repeat("a", n))
+		check := func(s []byte) {
+			if got, want := plainASCII(string(s)), reference(string(s)); got != want {
+				t.Errorf("plainASCII(%q) = %v, want %v", s, got, want)
+			}
+		}
+		check(base)
+		for i := range n {
+			for _, c := range []byte{'\r', '\n', 0x0c, 0x0e, 0x8d, 0x80, 0xff, 0x00, 0x7f} {
+				s := bytes.Clone(base)
+				s[i] = c
+				check(s)
+			}
+		}
 	}
 }

@@ -125,7 +125,7 @@ func newMessage(ev Event, topics []string) (Message, error) {
 		ev.Data = string(ev.Bytes)
 	}
 	ev.Bytes = nil
-	if _, err := ev.validate(); err != nil {
+	if _, _, err := ev.validate(); err != nil {
 		return Message{}, err
 	}
 	return Message{ID: ev.ID, Topics: append([]string(nil), topics...), Event: ev}, nil
