@@ -24,12 +24,26 @@
 //		})
 //	}))
 //
+// # Broadcast
+//
+// A [Hub] sends each published event to the streams subscribed to its
+// topics, encoding it once; a slow client never holds up the others, and a
+// client that reconnects replays what it missed:
+//
+//	hub, _ := sse.NewHub()
+//	http.Handle("/news", sse.Handler(hub.Stream("news")))
+//	hub.Publish(ctx, sse.Event{Data: "extra!"}, "news")
+//
+// The hub's log is a [Backend]: in memory by default, or shared by several
+// servers (the module's redis package).
+//
 // # Shutting down
 //
 // [http.Server.Shutdown] waits for open handlers, and an event stream is a
-// handler that never finishes by itself. Give the server a base context and
-// cancel it on shutdown; every stream's context derives from it, so every
-// stream ends:
+// handler that never finishes by itself. With a hub, register
+// [Hub.Shutdown] with [http.Server.RegisterOnShutdown]. Otherwise give the
+// server a base context and cancel it on shutdown; every stream's context
+// derives from it, so every stream ends:
 //
 //	ctx, cancel := context.WithCancel(context.Background())
 //	srv := &http.Server{Handler: mux, BaseContext: func(net.Listener) context.Context { return ctx }}

@@ -41,8 +41,9 @@ var (
 // it missed, from the hub's history (see [WithHistory]); if that is not
 // possible it receives a [ResetEvent].
 //
-// A Hub is safe for concurrent use. It owns no goroutine of its own with
-// the in-memory backend; [Hub.Shutdown] ends every subscription.
+// A Hub is safe for concurrent use. With the in-memory backend it starts
+// no goroutine until [Hub.Shutdown], which ends every subscription and
+// runs one that ends with them.
 type Hub struct {
 	cfg     hubConfig
 	backend Backend

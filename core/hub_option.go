@@ -32,11 +32,18 @@ type HistoryLimits struct {
 
 // Defaults of the hub options.
 const (
+	// DefaultQueueSize is how many events may wait for one subscriber.
 	DefaultQueueSize = 256
+
+	// DefaultHistoryCount, DefaultHistoryBytes and DefaultHistoryAge are
+	// the limits of the history a hub keeps unless told otherwise.
+	DefaultHistoryCount = 1000
+	DefaultHistoryBytes = 4 << 20
+	DefaultHistoryAge   = 10 * time.Minute
 )
 
-// DefaultHistory is the history a hub keeps unless told otherwise.
-var DefaultHistory = HistoryLimits{Count: 1000, Bytes: 4 << 20, Age: 10 * time.Minute}
+// defaultHistory is the history a hub keeps unless told otherwise.
+var defaultHistory = HistoryLimits{Count: DefaultHistoryCount, Bytes: DefaultHistoryBytes, Age: DefaultHistoryAge}
 
 // Hooks are called by a [Hub] as subscribers come and go. Any of them may
 // be nil. They run on the subscriber's handler goroutine and must not
@@ -87,7 +94,7 @@ type hubOptionFunc func(*hubConfig)
 func (f hubOptionFunc) applyHub(c *hubConfig) { f(c) }
 
 func newHubConfig(opts []HubOption) hubConfig {
-	c := hubConfig{history: DefaultHistory, queueSize: DefaultQueueSize}
+	c := hubConfig{history: defaultHistory, queueSize: DefaultQueueSize}
 	for _, o := range opts {
 		if o != nil {
 			o.applyHub(&c)
@@ -116,7 +123,8 @@ func WithSlowPolicy(p SlowPolicy) HubOption {
 }
 
 // WithHistory bounds the in-memory history. The default is
-// [DefaultHistory]. It has no effect with [WithBackend], whose history is
+// [DefaultHistoryCount] events, [DefaultHistoryBytes] and
+// [DefaultHistoryAge]. It has no effect with [WithBackend], whose history is
 // the backend's.
 func WithHistory(l HistoryLimits) HubOption {
 	return hubOptionFunc(func(c *hubConfig) { c.history = l })

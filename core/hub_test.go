@@ -1154,7 +1154,7 @@ func TestHubHistoryLimits(t *testing.T) {
 		lastID string
 		want   []string
 	}{
-		{"default", DefaultHistory, false, 0, "1", []string{"2=dddddddd", "3=dddddddd", "4=dddddddd", "5=dddddddd"}},
+		{"default", defaultHistory, false, 0, "1", []string{"2=dddddddd", "3=dddddddd", "4=dddddddd", "5=dddddddd"}},
 		{"count/in", HistoryLimits{Count: 3}, false, 0, "3", []string{"4=dddddddd", "5=dddddddd"}},
 		{"count/latest", HistoryLimits{Count: 3}, false, 0, "5", []string{}},
 		{"count/out", HistoryLimits{Count: 3}, false, 0, "2", []string{"reset(id=)"}},
@@ -1208,7 +1208,7 @@ func (b *hubReplayHookBackend) Replay(ctx context.Context, lastID string, fn fun
 func TestHubReplayOverlapsLiveEvent(t *testing.T) {
 	leaktest.Check(t)
 	var hub *Hub
-	backend := &hubReplayHookBackend{memLog: newMemLog(DefaultHistory)}
+	backend := &hubReplayHookBackend{memLog: newMemLog(defaultHistory)}
 	backend.beforeReplay = func() {
 		if err := hub.Publish(context.Background(), Event{ID: "during", Data: "during"}, "t"); err != nil {
 			t.Errorf("Publish during the replay: %v", err)
@@ -1916,7 +1916,7 @@ func (b losingReplay) Replay(ctx context.Context, lastID string, fn func(Message
 // reset, then live events, and none twice.
 func TestHubReplayCutShort(t *testing.T) {
 	leaktest.Check(t)
-	hub := newTestHub(t, WithBackend(losingReplay{newMemLog(DefaultHistory), 2}))
+	hub := newTestHub(t, WithBackend(losingReplay{newMemLog(defaultHistory), 2}))
 	srv := startHubServer(t, hub, nil)
 	first := hubGet(t, srv, "", "t")
 	hubWaitSubscribers(t, hub, 1)

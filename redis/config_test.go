@@ -105,8 +105,8 @@ func TestHashTag(t *testing.T) {
 // The Redis history defaults to the in-memory hub's, so that switching
 // backends keeps the replay horizon.
 func TestDefaultsMatchInMemoryHub(t *testing.T) {
-	if DefaultMaxLen != sse.DefaultHistory.Count || DefaultMaxAge != sse.DefaultHistory.Age {
-		t.Errorf("DefaultMaxLen, DefaultMaxAge = %d, %v; sse.DefaultHistory has %d, %v",
-			DefaultMaxLen, DefaultMaxAge, sse.DefaultHistory.Count, sse.DefaultHistory.Age)
+	if DefaultMaxLen != sse.DefaultHistoryCount || DefaultMaxAge != sse.DefaultHistoryAge {
+		t.Errorf("DefaultMaxLen, DefaultMaxAge = %d, %v; the in-memory hub keeps %d events for %v",
+			DefaultMaxLen, DefaultMaxAge, sse.DefaultHistoryCount, sse.DefaultHistoryAge)
 	}
 }

@@ -27,9 +27,9 @@ const (
 	DefaultConnectTimeout = 5 * time.Second
 )
 
-// Default history bounds: the count and age of the in-memory hub's
-// [sse.DefaultHistory], so that switching backends keeps the replay
-// horizon.
+// Default history bounds: those of the in-memory hub,
+// [sse.DefaultHistoryCount] and [sse.DefaultHistoryAge], so that switching
+// backends keeps the replay horizon.
 const (
 	DefaultMaxLen = 1000
 	DefaultMaxAge = 10 * time.Minute

@@ -169,13 +169,18 @@ func TestMaxAgeTrims(t *testing.T) {
 	}
 	defer b.Close()
 	msg := sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: "x"}}
-	for range 250 {
+	direct := directClient(t, rs.addr())
+	var first string
+	for i := range 250 {
 		if err := b.Publish(ctx, msg); err != nil {
 			t.Fatal(err)
 		}
+		if i == 0 {
+			// The first entry, read before a later publish can trim it:
+			// it sits in the stream's first node, which is not its last.
+			first = direct.XRangeN(ctx, DefaultKey, "-", "+", 1).Val()[0].ID
+		}
 	}
-	direct := directClient(t, rs.addr())
-	first := direct.XRangeN(ctx, DefaultKey, "-", "+", 1).Val()[0].ID
 	time.Sleep(200 * time.Millisecond)
 	if err := b.Publish(ctx, msg); err != nil {
 		t.Fatal(err)
