@@ -111,24 +111,20 @@ func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 // newMessage validates ev and turns its payload into text, so that a
 // backend can store it and every hub encode it alike.
 func newMessage(ev Event, topics []string) (Message, error) {
+	if _, _, err := ev.validate(); err != nil { // also refuses two payloads
+		return Message{}, err
+	}
 	switch {
-	case ev.JSON != nil && (ev.Data != "" || len(ev.Bytes) > 0):
-		return Message{}, ErrDataConflict
 	case ev.JSON != nil:
 		b, err := json.Marshal(ev.JSON) // compact, like the stream's encoder
 		if err != nil {
 			return Message{}, fmt.Errorf("%w: JSON: %w", ErrInvalidData, err)
 		}
-		ev.Data, ev.JSON = string(b), nil
-	case len(ev.Bytes) > 0 && ev.Data != "":
-		return Message{}, ErrDataConflict
+		ev.Data = string(b)
 	case len(ev.Bytes) > 0:
 		ev.Data = string(ev.Bytes)
 	}
-	ev.Bytes = nil
-	if _, _, err := ev.validate(); err != nil {
-		return Message{}, err
-	}
+	ev.Bytes, ev.JSON = nil, nil
 	return Message{ID: ev.ID, Topics: append([]string(nil), topics...), Event: ev}, nil
 }
 
