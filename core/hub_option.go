@@ -28,7 +28,7 @@ const (
 type HistoryLimits struct {
 	Count int // events kept
 	// Bytes bounds the memory the history holds: each event's ID, type,
-	// data, comment and topics, and a fixed cost of about 250 bytes for
+	// data, comment and topics, and a fixed cost of about 300 bytes for
 	// its bookkeeping.
 	Bytes int
 	Age   time.Duration // how long an event is kept

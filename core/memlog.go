@@ -35,10 +35,25 @@ type memLog struct {
 	closed  bool
 }
 
+// memEntry is one message of the history, without the fields a published
+// message never has (its payload is text), so that it costs little.
 type memEntry struct {
-	msg  Message
-	at   time.Time
-	size int
+	id, pos, typ, data, comment string
+	topics                      []string
+	retry                       time.Duration
+	at                          int64 // when it was published, in Unix nanoseconds
+	size                        int   // what it costs, see entrySize
+}
+
+func newMemEntry(msg *Message, at time.Time, size int) memEntry {
+	ev := &msg.Event
+	return memEntry{id: msg.ID, pos: msg.Pos, typ: ev.Type, data: ev.Data, comment: ev.Comment,
+		topics: msg.Topics, retry: ev.Retry, at: at.UnixNano(), size: size}
+}
+
+func (e *memEntry) message() Message {
+	return Message{ID: e.id, Pos: e.pos, Topics: e.topics,
+		Event: Event{ID: e.id, Type: e.typ, Data: e.data, Comment: e.comment, Retry: e.retry}}
 }
 
 func newMemLog(limits HistoryLimits) *memLog {
@@ -72,13 +87,13 @@ func (l *memLog) Publish(_ context.Context, msg Message) error {
 }
 
 // entryOverhead is what an entry costs beyond its strings: the entry
-// itself, its ID's slot in the index and the topic slice's headers are
-// counted; allocator rounding is not.
-const entryOverhead = int(unsafe.Sizeof(memEntry{})) + indexSlot
+// itself, twice since the slice that holds the entries may be up to half
+// empty (see compact), and its ID's slot in the index.
+const entryOverhead = 2*int(unsafe.Sizeof(memEntry{})) + indexSlot
 
 // indexSlot estimates the memory of one slot in the ID index: a string
-// header and an int, with the map's per-slot control bytes and load factor.
-const indexSlot = 40
+// header and an int, with the map's control bytes, load factor and growth.
+const indexSlot = 64
 
 // entrySize is the memory one history entry holds.
 func entrySize(msg *Message) int {
@@ -98,7 +113,7 @@ func (l *memLog) append(msg Message, now time.Time) {
 		l.evict(len(l.entries) - l.head) // keeps nothing: this event cannot be replayed
 		return
 	}
-	l.entries = append(l.entries, memEntry{msg: msg, at: now, size: size})
+	l.entries = append(l.entries, newMemEntry(&msg, now, size))
 	l.index[msg.ID] = l.seq + len(l.entries) - 1 - l.head
 	l.bytes += size
 	l.expire(now)
@@ -132,7 +147,7 @@ func (l *memLog) armExpiry(now time.Time) {
 	if l.limits.Age <= 0 || l.expiry != nil || l.head == len(l.entries) || l.closed {
 		return
 	}
-	wait := l.entries[l.head].at.Add(l.limits.Age).Sub(now)
+	wait := time.Unix(0, l.entries[l.head].at).Add(l.limits.Age).Sub(now)
 	l.expiry = time.AfterFunc(max(wait, 0)+time.Millisecond, l.expireNow)
 }
 
@@ -158,7 +173,7 @@ func (l *memLog) expire(now time.Time) {
 	}
 	n := 0
 	for _, e := range l.entries[l.head:] {
-		if now.Sub(e.at) <= l.limits.Age {
+		if now.Sub(time.Unix(0, e.at)) <= l.limits.Age {
 			break
 		}
 		n++
@@ -168,8 +183,8 @@ func (l *memLog) expire(now time.Time) {
 
 func (l *memLog) evict(n int) {
 	for _, e := range l.entries[l.head : l.head+n] {
-		if l.index[e.msg.ID] == l.seq {
-			delete(l.index, e.msg.ID)
+		if l.index[e.id] == l.seq {
+			delete(l.index, e.id)
 		}
 		l.bytes -= e.size
 		l.seq++
@@ -189,7 +204,7 @@ func (l *memLog) Replay(_ context.Context, lastID string, fn func(Message) error
 	start := l.head + seq - l.seq + 1
 	msgs := make([]Message, 0, len(l.entries)-start)
 	for _, e := range l.entries[start:] {
-		msgs = append(msgs, e.msg)
+		msgs = append(msgs, e.message())
 	}
 	l.mu.Unlock()
 	for _, m := range msgs {
