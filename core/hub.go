@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // ResetEvent is the type of the event a [Hub] sends a reconnecting client
@@ -109,16 +110,25 @@ func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 }
 
 // newMessage validates ev and turns its payload into text, so that a
-// backend can store it and every hub encode it alike.
+// backend can store it and every hub encode it alike: an event that cannot
+// be encoded never reaches the log.
 func newMessage(ev Event, topics []string) (Message, error) {
 	if _, _, err := ev.validate(); err != nil { // also refuses two payloads
 		return Message{}, err
+	}
+	if ev.ClearID {
+		return Message{}, fmt.Errorf("%w: a hub gives every event an ID; ClearID cannot be published", ErrInvalidID)
 	}
 	switch {
 	case ev.JSON != nil:
 		b, err := json.Marshal(ev.JSON) // compact, like the stream's encoder
 		if err != nil {
 			return Message{}, fmt.Errorf("%w: JSON: %w", ErrInvalidData, err)
+		}
+		// A json.Marshaler's output is copied as it is, so it may not be
+		// text.
+		if !utf8.Valid(b) {
+			return Message{}, fmt.Errorf("%w: JSON is not UTF-8", ErrInvalidData)
 		}
 		ev.Data = string(b)
 	case len(ev.Bytes) > 0:

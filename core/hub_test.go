@@ -3,6 +3,7 @@ package sse
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -1544,6 +1545,9 @@ func TestHubRefusesInvalid(t *testing.T) {
 		{"bytes not UTF-8", Event{Bytes: []byte{0xff}}, ErrInvalidData},
 		{"comment not UTF-8", Event{Comment: "\xff"}, ErrInvalidData},
 		{"JSON that fails", Event{JSON: make(chan int)}, ErrInvalidData},
+		{"raw JSON not UTF-8", Event{JSON: json.RawMessage("\"caf\xe9\"")}, ErrInvalidData},
+		{"JSON marshaler not UTF-8", Event{JSON: rawMarshaler("[\"\xff\"]")}, ErrInvalidData},
+		{"ID and ClearID", Event{ID: "1", ClearID: true, Data: "x"}, ErrInvalidID},
 		{"retry below 1ms", Event{Retry: time.Microsecond, Data: "x"}, ErrInvalidRetry},
 		{"negative retry", Event{Retry: -time.Second, Data: "x"}, ErrInvalidRetry},
 		{"data and bytes", Event{Data: "x", Bytes: []byte("y")}, ErrDataConflict},
@@ -1556,10 +1560,19 @@ func TestHubRefusesInvalid(t *testing.T) {
 			if _, err := tt.ev.AppendText(nil); !errors.Is(err, tt.want) {
 				t.Fatalf("AppendText = %v, want %v", err, tt.want)
 			}
+			if err := Run(context.Background(), &hubSink{gate: newHubGate()}, func(s *Stream) error { return s.Send(tt.ev) }); !errors.Is(err, tt.want) {
+				t.Errorf("Send = %v, want %v like AppendText", err, tt.want)
+			}
 			if err := hub.Publish(context.Background(), tt.ev, "t"); !errors.Is(err, tt.want) {
 				t.Errorf("Publish = %v, want %v like AppendText", err, tt.want)
 			}
 		})
+	}
+
+	// ClearID is valid on a stream but not in a hub, which numbers every
+	// event for replay.
+	if err := hub.Publish(context.Background(), Event{ClearID: true, Data: "x"}, "t"); !errors.Is(err, ErrInvalidID) {
+		t.Errorf("Publish with ClearID = %v, want ErrInvalidID", err)
 	}
 
 	hubPublish(t, hub, Event{Data: "valid"}, "t")
