@@ -115,7 +115,7 @@ func TestErrorHandler(t *testing.T) {
 				}
 			})
 			t.Run(run.name+"/"+res.name+"/default", func(t *testing.T) {
-				log := logToBuffer(t) // after the options are built: the default is read when it logs
+				log := logToBuffer(t)
 				if err, _ := run.run(fn, WithHeartbeat(0)); err != res.err {
 					t.Errorf("returned %v, want %v", err, res.err)
 				}
@@ -129,6 +129,14 @@ func TestErrorHandler(t *testing.T) {
 			})
 		}
 	}
+	t.Run("default logger read when it logs", func(t *testing.T) {
+		h := Handler(func(*Stream) error { return boom }, WithHeartbeat(0))
+		log := logToBuffer(t) // after the handler was built
+		h.ServeHTTP(flushRecorder{httptest.NewRecorder()}, httptest.NewRequest(http.MethodGet, "/events", nil))
+		if got := log.String(); !strings.Contains(got, "err=boom") {
+			t.Errorf("logged %q, want boom", got)
+		}
+	})
 	t.Run("nil handler restores the default", func(t *testing.T) {
 		log := logToBuffer(t)
 		var rp reported

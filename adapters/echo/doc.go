@@ -1,5 +1,6 @@
 // Package sseecho serves Server-Sent Events from an [echo] (v4) server with
-// the [sse] core package.
+// the [sse] core package. For echo v5 the adapter with the same functions
+// is github.com/eventwire/sse/adapters/echo/v5.
 //
 // [Middleware] streams to clients that accept text/event-stream and calls
 // the next handler for every other request; [Handler] streams to every
@@ -50,9 +51,10 @@
 //
 // # Middleware
 //
-// middleware.RequestLogger (and the older Logger), middleware.Recover and
-// middleware.Gzip work in front of a stream: each event is flushed
-// through them as it is sent, and middleware.Gzip compresses it.
+// middleware.RequestLogger (and the older Logger), middleware.Recover,
+// middleware.Gzip and middleware.RequestID work in front of a stream:
+// each event is flushed through them as it is sent, and middleware.Gzip
+// compresses it.
 //
 // middleware.Timeout does not suit a stream: it runs the handler behind
 // [http.TimeoutHandler], which buffers the whole response, so the stream
