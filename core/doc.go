@@ -24,6 +24,15 @@
 //		})
 //	}))
 //
+// # Errors
+//
+// Once a stream has started, its status is sent and no error response can
+// follow, so an error the [StreamFunc] returns goes to the reporting of
+// [WithErrorHandler]: by default it is logged with [slog.Default], unless
+// it wraps [ErrClosed] (the client went away). A response writer that
+// cannot take the write deadline is reported there too, as
+// [ErrNoWriteDeadline]. Every router adapter passes the option through.
+//
 // # Broadcast
 //
 // A [Hub] sends each published event to the streams subscribed to its

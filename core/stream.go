@@ -94,19 +94,28 @@ var errNilFunc = errors.New("sse: nil StreamFunc")
 // no) and flushes them before fn runs, so the client sees the stream open at
 // once. The stream ends when fn returns or the request's context ends (the
 // client went away), and Serve returns fn's error once no goroutine of the
-// stream is left.
+// stream is left, after handing it to the reporting of [WithErrorHandler].
 //
 // Serve finds the flusher and the write deadline of w through
 // [http.ResponseController], so wrapped writers work if they have an
 // Unwrap method. If w cannot flush, Serve returns an error wrapping
 // [ErrNotFlushable] before it writes anything, leaving the response to the
-// caller.
+// caller. If w cannot take the write deadline, the stream runs without
+// one and Serve reports [ErrNoWriteDeadline] as the stream opens.
 func Serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, opts ...Option) error {
+	return serve(w, r, fn, newConfig(opts))
+}
+
+func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) error {
 	if fn == nil {
 		return errNilFunc
 	}
 	if !canFlush(w) {
 		return fmt.Errorf("%w: %T", ErrNotFlushable, w)
+	}
+	rc := http.NewResponseController(w)
+	if cfg.writeTimeout > 0 && !cfg.checkDeadline(w, rc, r) {
+		cfg.writeTimeout = 0
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -119,13 +128,13 @@ func Serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, opts ...Option
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	s := newStream(r.Context(), httpSink{w, http.NewResponseController(w)}, newConfig(opts))
+	s := newStream(r.Context(), httpSink{w, rc}, cfg)
 	s.req = r
 	s.lastID = lastEventID(r)
 	if end, ok := r.Context().Value(shutdownKey{}).(context.Context); ok {
 		s.unwatch = append(s.unwatch, context.AfterFunc(end, func() { s.abort(http.ErrServerClosed) }))
 	}
-	return s.run(fn, func() { w.WriteHeader(http.StatusOK) })
+	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
 }
 
 // shutdownKey is the context key under which [EndOnShutdown] leaves, in
@@ -166,33 +175,51 @@ func EndOnShutdown(srv *http.Server) {
 // for tests: it calls fn with a stream over w on the calling goroutine and
 // returns fn's error. The stream ends when fn returns or ctx ends. The
 // options work as for [Serve]; the stream has no request and no last event
-// ID.
+// ID, and the error handler of [WithErrorHandler] gets a nil request. A
+// writer without a SetWriteDeadline method is written without a deadline,
+// and that is not reported.
 func Run(ctx context.Context, w FlushWriter, fn StreamFunc, opts ...Option) error {
 	if fn == nil {
 		return errNilFunc
 	}
-	return newStream(ctx, plainSink{w}, newConfig(opts)).run(fn, nil)
+	cfg := newConfig(opts)
+	return newStream(ctx, plainSink{w}, cfg).runReported(fn, nil, cfg)
 }
 
 // Handler returns an http.Handler that serves every request with [Serve].
-// A response writer that cannot flush gets a 500 response. Errors after the
-// stream has started end the stream; use [Serve] to see them.
+// A response writer that cannot flush gets a 500 response. Errors after
+// the stream has started end the stream and go to the reporting of
+// [WithErrorHandler]; the handler's streams share one report of
+// [ErrNoWriteDeadline]. The handler is safe for concurrent use.
 func Handler(fn StreamFunc, opts ...Option) http.Handler {
-	return &handler{fn: fn, opts: opts}
+	return &handler{fn: fn, cfg: newConfig(opts)}
 }
 
 type handler struct {
-	fn   StreamFunc
-	opts []Option
+	fn  StreamFunc
+	cfg config
 }
 
 var _ http.Handler = (*handler)(nil)
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	err := Serve(w, r, h.fn, h.opts...)
+	err := serve(w, r, h.fn, h.cfg)
 	if errors.Is(err, ErrNotFlushable) || errors.Is(err, errNilFunc) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
+}
+
+// runReported is run with fn's error, if fn ran, handed to cfg's reporting.
+func (s *Stream) runReported(fn StreamFunc, writeHeader func(), cfg config) error {
+	ran := false
+	err := s.run(func(s *Stream) error {
+		ran = true
+		return fn(s)
+	}, writeHeader)
+	if ran && err != nil {
+		cfg.report(s.req, err)
+	}
+	return err
 }
 
 func newStream(ctx context.Context, out sink, cfg config) *Stream {
