@@ -322,7 +322,7 @@ func (h *Hub) Close() error { return h.Shutdown(context.Background()) }
 // Stats is a snapshot of a hub's counters.
 type Stats struct {
 	Subscribers     int    // streams subscribed now
-	Published       uint64 // events delivered to this hub
+	Published       uint64 // events published on the hub's log (by any hub sharing it) and fanned out to the subscribers here
 	Skipped         uint64 // events in the log skipped because they cannot be encoded
 	Dropped         uint64 // queued events dropped under DropOldest
 	SlowDisconnects uint64 // subscribers disconnected under DisconnectSlow
