@@ -73,6 +73,7 @@ type Decoder struct {
 	lastType string // last event type returned, reused while it repeats
 	retry    time.Duration
 	retrySet bool // a retry field was read since the last event fired
+	retried  bool // a retry field was ever read
 }
 
 // NewDecoder returns a Decoder reading from r. It buffers its reads.
@@ -341,7 +342,7 @@ func (d *Decoder) field(line []byte) error {
 		}
 	case "retry":
 		if r, ok := parseRetry(value); ok {
-			d.retry, d.retrySet = r, true
+			d.retry, d.retrySet, d.retried = r, true, true
 		}
 	}
 	return nil
@@ -429,6 +430,12 @@ func (d *Decoder) takeRetry() (time.Duration, bool) {
 	set := d.retrySet
 	d.retrySet = false
 	return d.retry, set
+}
+
+// retryInForce returns the stream's reconnection delay, and whether the
+// stream has set one (a retry of 0 is a delay of 0).
+func (d *Decoder) retryInForce() (time.Duration, bool) {
+	return d.retry, d.retried
 }
 
 // text returns p as a string, or prev without allocating if they are
