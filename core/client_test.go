@@ -150,7 +150,7 @@ func TestClientReadsLikeEventSource(t *testing.T) {
 		{name: "non-ASCII id sent back intact", streams: []string{"id: ünï 😀\ndata: a\n\n"},
 			want: []Event{{ID: "ünï 😀", Type: "message", Data: "a"}}, lastIDs: []string{"-", "ünï 😀"}},
 		{name: "id carried over a reconnect", streams: []string{"id: 5\ndata: a\n\n", "data: b\n\nid: 6\ndata: c\n\n"},
-			want: []Event{{ID: "5", Type: "message", Data: "a"}, {ID: "5", Type: "message", Data: "b"}, {ID: "6", Type: "message", Data: "c"}},
+			want:    []Event{{ID: "5", Type: "message", Data: "a"}, {ID: "5", Type: "message", Data: "b"}, {ID: "6", Type: "message", Data: "c"}},
 			lastIDs: []string{"-", "5", "6"}},
 		{name: "retry sets the delay", streams: []string{"retry: 456\ndata: a\n\ndata: b\n\n"},
 			want: []Event{{Type: "message", Data: "a", Retry: 456 * time.Millisecond}, msg("b")}, delays: []time.Duration{456 * time.Millisecond}},
