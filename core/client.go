@@ -193,14 +193,14 @@ func (r *reader) run(yield func(Event, error) bool) {
 	r.dec.SetLastEventID(r.req.Header.Get("Last-Event-ID"))
 	for {
 		res := r.connect(ctx, yield)
+		if res.stop { // the loop was left: yield must not be called again
+			return
+		}
 		if res.fatal == nil && ctx.Err() != nil {
 			res.fatal = context.Cause(ctx)
 		}
 		if res.fatal != nil {
 			yield(Event{}, res.fatal)
-			return
-		}
-		if res.stop {
 			return
 		}
 		r.attempt++

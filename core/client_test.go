@@ -627,6 +627,15 @@ func TestClientEnds(t *testing.T) {
 			}
 			waitGone(t, gone)
 		}},
+		{"cancel then break", func(t *testing.T, url string, gone <-chan struct{}) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for range Get(ctx, url) {
+				cancel() // the iterator must not yield the context's error after the break
+				break
+			}
+			waitGone(t, gone)
+		}},
 		{"cancel while reading", func(t *testing.T, url string, gone <-chan struct{}) {
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(30*time.Millisecond, cancel)
