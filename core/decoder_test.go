@@ -825,9 +825,17 @@ func refUTF8(p []byte) string {
 // step by step on a whole stream: UTF-8 decode, split into lines, process
 // each, discard what is pending at the end.
 func refDecode(p []byte) (events []Event, lastID string, retry time.Duration) {
+	return refDecodeFrom(p, "")
+}
+
+// refDecodeFrom is refDecode for a stream that starts with a last event ID
+// set, as after a reconnect.
+func refDecodeFrom(p []byte, startID string) (events []Event, lastID string, retry time.Duration) {
 	p = bytes.TrimPrefix(p, []byte(bom))
 	s := refUTF8(p)
-	var data, eventType, idBuf string
+	lastID = startID
+	idBuf := startID
+	var data, eventType string
 	for {
 		i := strings.IndexAny(s, "\r\n")
 		if i < 0 {
