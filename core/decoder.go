@@ -33,13 +33,17 @@ var errBadRead = errors.New("sse: reader returned an invalid count")
 // byte order mark and replacing invalid bytes with U+FFFD), splits it into
 // lines at CRLF, LF or CR, and dispatches an event at each blank line,
 // following the WHATWG HTML standard's "Server-sent events" parsing rules.
-// It is the client side of what [Event.AppendText] writes.
+// It is the client side of what [Event.AppendText] writes; [Events] builds
+// a reconnecting HTTP client on it.
 //
 // A Decoder reads ahead into a buffer of its own, so it may consume more of
 // the underlying reader than the events it has returned. It never waits for
 // more input once a complete event is buffered, so it suits live streams.
-// Its memory stays within about twice the event size limit (see
-// [Decoder.SetMaxEventSize]), however long the stream or its lines.
+// However long the stream or its lines, and whatever bytes it holds, a
+// Decoder keeps at most about twice the event size limit (see
+// [Decoder.SetMaxEventSize]): its read buffer and the event being built,
+// both counted after UTF-8 decoding. The Data of an event is never longer
+// than the limit.
 //
 // A Decoder is not safe for concurrent use.
 type Decoder struct {
@@ -58,9 +62,9 @@ type Decoder struct {
 	skipLF  bool // the last line ended with CR: an LF right after it is part of that line end
 
 	max  int // event size limit in bytes
-	size int // bytes of the lines of the event being built
+	size int // decoded bytes of the lines of the event being built
 
-	// The event being built, as raw bytes; they are decoded at dispatch.
+	// The event being built, decoded as UTF-8 field by field.
 	data []byte // data buffer: each data value followed by LF
 	typ  []byte // event type buffer
 	id   []byte // last event ID buffer
@@ -68,7 +72,8 @@ type Decoder struct {
 	lastID   string // last event ID string, set at dispatch
 	lastType string // last event type returned, reused while it repeats
 	retry    time.Duration
-	scratch  []byte // reused by lossy UTF-8 decoding
+	retrySet bool // a retry field was read since the last event fired
+	retried  bool // a retry field was ever read
 }
 
 // NewDecoder returns a Decoder reading from r. It buffers its reads.
@@ -89,7 +94,10 @@ func NewDecoder(r io.Reader) *Decoder {
 //
 // The size of an event is the sum of the lengths of its lines, line ends
 // not counted, from the blank line that ended the previous event up to the
-// blank line that ends it; comment lines and ignored fields count too. The
+// blank line that ends it; comment lines and ignored fields count too.
+// Lengths are counted after UTF-8 decoding, which turns each invalid byte
+// sequence of one to three bytes into the three bytes of U+FFFD, so a
+// stream of invalid bytes cannot make an event three times the limit. The
 // limit is checked while a line is read, so an endless line is refused
 // after about n bytes, not buffered. A negative n also means the default.
 // After [ErrEventTooLarge] the Decoder returns that error for good.
@@ -113,8 +121,7 @@ func (d *Decoder) SetMaxEventSize(n int) {
 // error wrapping [ErrEventTooLarge] (see [Decoder.SetMaxEventSize]).
 //
 // Next allocates one string per event for Data (none when it is empty),
-// and one for ID or Type only when they differ from the previous event's;
-// bytes that are not valid UTF-8 cost a little more.
+// and one for ID or Type only when they differ from the previous event's.
 func (d *Decoder) Next() (Event, error) {
 	if d.err != nil {
 		return Event{}, d.err
@@ -133,8 +140,21 @@ func (d *Decoder) Next() (Event, error) {
 			}
 			continue
 		}
-		d.field(line)
+		if err := d.field(line); err != nil {
+			return Event{}, err
+		}
 	}
+}
+
+// SetLastEventID sets the last event ID as if the stream had set it, so
+// that the events that set none report id until the stream sets another.
+// A client that resumes a stream calls it with the ID it sent in the
+// Last-Event-ID header, and reports events as a browser does after a
+// reconnect. Call it before the first [Decoder.Next]; it replaces any ID of
+// an event being built. It does not allocate.
+func (d *Decoder) SetLastEventID(id string) {
+	d.lastID = id
+	d.id = append(d.id[:0], id...)
 }
 
 // LastEventID returns the last event ID the stream has set so far, as a
@@ -250,8 +270,11 @@ func (d *Decoder) fill() {
 			d.lf = max(d.lf-d.r, 0)
 			d.r = 0
 		} else {
+			// Double the buffer, but jump straight to the size of the
+			// longest line allowed (with its line end) once a doubling
+			// would reach it, so that it is not reallocated once more.
 			n := 2 * len(d.buf)
-			if d.max < n-1 {
+			if n >= d.max {
 				n = max(d.max, len(d.buf)) + 1
 			}
 			buf := make([]byte, n)
@@ -279,14 +302,15 @@ func (d *Decoder) fill() {
 
 // tooLarge makes the Decoder fail for good with [ErrEventTooLarge].
 func (d *Decoder) tooLarge() error {
-	d.err = fmt.Errorf("%w: over %d bytes", ErrEventTooLarge, d.max)
+	d.err = fmt.Errorf("%w: over the limit of %d bytes", ErrEventTooLarge, d.max)
 	return d.err
 }
 
-// field processes a line that is not blank.
-func (d *Decoder) field(line []byte) {
+// field processes a line that is not blank. It fails only when decoding a
+// value takes the event over the size limit.
+func (d *Decoder) field(line []byte) error {
 	if line[0] == ':' {
-		return // comment
+		return nil // comment
 	}
 	// Field names and the ':' are ASCII, and an ASCII byte always ends an
 	// incomplete UTF-8 sequence, so the line can be split and the names
@@ -298,22 +322,60 @@ func (d *Decoder) field(line []byte) {
 			value = value[1:]
 		}
 	}
+	var ok bool
 	switch string(name) {
 	case "data":
-		d.data = append(d.data, value...)
+		if d.data, ok = d.appendDecoded(d.data, value); !ok {
+			return d.tooLarge()
+		}
 		d.data = append(d.data, '\n')
 	case "event":
-		d.typ = append(d.typ[:0], value...)
+		if d.typ, ok = d.appendDecoded(d.typ[:0], value); !ok {
+			return d.tooLarge()
+		}
 	case "id":
 		// Only the byte 0x00 decodes to U+0000.
 		if bytes.IndexByte(value, 0) < 0 {
-			d.id = append(d.id[:0], value...)
+			if d.id, ok = d.appendDecoded(d.id[:0], value); !ok {
+				return d.tooLarge()
+			}
 		}
 	case "retry":
 		if r, ok := parseRetry(value); ok {
-			d.retry = r
+			d.retry, d.retrySet, d.retried = r, true, true
 		}
 	}
+	return nil
+}
+
+// appendDecoded appends v decoded as UTF-8 to dst, with room for one more
+// byte. What invalid bytes add in decoding counts toward the event's size:
+// it reports false, appending nothing, if that takes the event over the
+// limit. Decoding a value on its own gives what decoding the whole stream
+// would: the line ends and the ':' around it are ASCII, and an ASCII byte
+// always ends an incomplete sequence.
+func (d *Decoder) appendDecoded(dst, v []byte) ([]byte, bool) {
+	if utf8.Valid(v) {
+		return append(d.grow(dst, len(v)+1), v...), true
+	}
+	n := lossyLen(v)
+	if n-len(v) > d.max-d.size {
+		return dst, false
+	}
+	d.size += n - len(v)
+	return appendLossy(d.grow(dst, n+1), v), true
+}
+
+// grow returns b with room for n more bytes. It doubles b, up to the size
+// limit that an event's values cannot pass: append grows a large slice by
+// only a quarter at a time, which would copy the data of a long event
+// about five times.
+func (d *Decoder) grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	c := min(max(2*cap(b), len(b)+n), max(d.max+1, len(b)+n))
+	return append(make([]byte, 0, c), b...)
 }
 
 // dispatch ends the event being built at a blank line. It reports whether
@@ -333,7 +395,7 @@ func (d *Decoder) dispatch() (Event, bool) {
 	e := Event{
 		ID:   d.lastID,
 		Type: typ,
-		Data: d.text(d.data[:len(d.data)-1], ""),
+		Data: string(d.data[:len(d.data)-1]),
 	}
 	d.data, d.typ = d.data[:0], d.typ[:0]
 	return e, true
@@ -348,20 +410,55 @@ func (d *Decoder) discard() {
 	d.r = d.w
 }
 
-// text returns p decoded as UTF-8, or prev without allocating if that is
-// what p decodes to.
+// reset makes the Decoder read a new response from r, as a client does
+// when it reconnects: whatever was pending from the old reader (a partial
+// line, an event not yet ended) is dropped, the byte order mark is looked
+// for again, and the last event ID and retry delay carry over. The buffers
+// are kept. A sticky [ErrEventTooLarge] stays.
+func (d *Decoder) reset(r io.Reader) {
+	d.rd, d.rerr = r, nil
+	d.r, d.w, d.scan, d.lf = 0, 0, 0, 0
+	d.started, d.skipLF = false, false
+	d.data, d.typ = d.data[:0], d.typ[:0]
+	d.id = append(d.id[:0], d.lastID...)
+	d.size = 0
+}
+
+// takeRetry reports whether a retry field was read since it was last
+// called, and the delay now in force.
+func (d *Decoder) takeRetry() (time.Duration, bool) {
+	set := d.retrySet
+	d.retrySet = false
+	return d.retry, set
+}
+
+// retryInForce returns the stream's reconnection delay, and whether the
+// stream has set one (a retry of 0 is a delay of 0).
+func (d *Decoder) retryInForce() (time.Duration, bool) {
+	return d.retry, d.retried
+}
+
+// text returns p as a string, or prev without allocating if they are
+// equal. p has been decoded already.
 func (d *Decoder) text(p []byte, prev string) string {
 	if string(p) == prev {
 		return prev
 	}
-	if utf8.Valid(p) {
-		return string(p)
+	return string(p)
+}
+
+// lossyLen returns the length of what appendLossy makes of p.
+func lossyLen(p []byte) int {
+	n := 0
+	for len(p) > 0 {
+		i := validPrefix(p)
+		n += i
+		if p = p[i:]; len(p) > 0 {
+			n += len(string(utf8.RuneError))
+			p = p[invalidLen(p):]
+		}
 	}
-	d.scratch = appendLossy(d.scratch[:0], p)
-	if string(d.scratch) == prev {
-		return prev
-	}
-	return string(d.scratch)
+	return n
 }
 
 // appendLossy appends p to dst as the WHATWG UTF-8 decoder reads it: each
@@ -369,26 +466,32 @@ func (d *Decoder) text(p []byte, prev string) string {
 // start a valid one, or else a single byte) becomes one U+FFFD.
 func appendLossy(dst, p []byte) []byte {
 	for len(p) > 0 {
-		i := 0
-		for i < len(p) {
-			if p[i] < utf8.RuneSelf {
-				i++
-				continue
-			}
-			_, n := utf8.DecodeRune(p[i:])
-			if n == 1 {
-				break // a valid rune of one byte is ASCII, handled above
-			}
-			i += n
-		}
+		i := validPrefix(p)
 		dst = append(dst, p[:i]...)
-		p = p[i:]
-		if len(p) > 0 {
+		if p = p[i:]; len(p) > 0 {
 			dst = append(dst, string(utf8.RuneError)...)
 			p = p[invalidLen(p):]
 		}
 	}
 	return dst
+}
+
+// validPrefix returns the length of the longest prefix of p that is valid
+// UTF-8.
+func validPrefix(p []byte) int {
+	i := 0
+	for i < len(p) {
+		if p[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		_, n := utf8.DecodeRune(p[i:])
+		if n == 1 {
+			break // a valid rune of one byte is ASCII, handled above
+		}
+		i += n
+	}
+	return i
 }
 
 // invalidLen returns the length of the maximal subpart of the ill-formed

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -392,6 +393,12 @@ func TestDecoderMaxEventSize(t *testing.T) {
 		{name: "unterminated line over the limit", in: "data: a\n\ndata: abcd", max: 9, want: []Event{msg("a")}, tooBig: true},
 		{name: "bom does not count", in: "\uFEFFdata: abc\n\n", max: 9, want: []Event{msg("abc")}},
 		{name: "error after earlier events", in: "data: a\n\ndata: abcdefghij\n\ndata: b\n\n", max: 9, want: []Event{msg("a")}, tooBig: true},
+		// "data: \xFF\xFF" is 8 bytes, 12 once each byte becomes U+FFFD.
+		{name: "invalid bytes count decoded", in: "data: \xFF\xFF\n\n", max: 11, tooBig: true},
+		{name: "invalid bytes count decoded up to the limit", in: "data: \xFF\xFF\n\n", max: 12, want: []Event{msg("\uFFFD\uFFFD")}},
+		{name: "invalid bytes in an id count", in: "id: \xFF\xFF\xFF\n\n", max: 12, tooBig: true},
+		{name: "invalid bytes in a type count", in: "event: \xE2\x82\ndata\n\n", max: 13, tooBig: true},
+		{name: "invalid bytes in a comment do not count", in: ":\xFF\xFF\xFF\xFF\ndata\n\n", max: 9, want: []Event{msg("")}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -520,6 +527,140 @@ func TestDecoderLongLines(t *testing.T) {
 	}
 }
 
+func TestDecoderSetLastEventID(t *testing.T) {
+	cases := []struct {
+		name   string
+		in     string
+		want   []Event
+		lastID string
+	}{
+		{"carried to events without id", "data: a\n\nid: 8\ndata: b\n\ndata: c\n\n",
+			[]Event{{ID: "7", Type: "message", Data: "a"}, {ID: "8", Type: "message", Data: "b"}, {ID: "8", Type: "message", Data: "c"}}, "8"},
+		{"empty id resets it", "id\ndata: a\n\n", []Event{msg("a")}, ""},
+		{"kept when the stream sets none", ": hi\n\n", nil, "7"},
+		{"kept over an unterminated event's id", "data: a\n\nid: 9\ndata: b\n", []Event{{ID: "7", Type: "message", Data: "a"}}, "7"},
+		{"kept over an id with NUL", "id: 9\x00\ndata: a\n\n", []Event{{ID: "7", Type: "message", Data: "a"}}, "7"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDecoder(strings.NewReader(c.in))
+			d.SetLastEventID("7")
+			if id := d.LastEventID(); id != "7" {
+				t.Fatalf("LastEventID() before Next = %q, want %q", id, "7")
+			}
+			got, err := decodeAll(d)
+			if err != io.EOF {
+				t.Fatalf("Next error = %v, want io.EOF", err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("events =\n%s\nwant\n%s", formatEvents(got), formatEvents(c.want))
+			}
+			if id := d.LastEventID(); id != c.lastID {
+				t.Errorf("LastEventID() = %q, want %q", id, c.lastID)
+			}
+		})
+	}
+}
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestDecoderMemoryBound checks the documented bound on what a Decoder
+// allocates whatever the bytes, invalid UTF-8 included: each invalid byte
+// becomes three, and that must count toward the limit.
+func TestDecoderMemoryBound(t *testing.T) {
+	const limit = 1 << 20
+	line := func(prefix string, b byte, n int) string {
+		return prefix + strings.Repeat(string([]byte{b}), n-len(prefix))
+	}
+	cases := []struct {
+		name    string
+		in      string
+		dataLen int // 0: the event is too large
+	}{
+		{"valid data at the limit", line("data: ", 'x', limit) + "\n\n", limit - 6},
+		{"invalid data of the limit's length", line("data: ", 0xFF, limit) + "\n\n", 0},
+		{"invalid data a third of the limit", line("data: ", 0xFF, limit/3) + "\n\n", 3 * (limit/3 - 6)},
+		{"invalid data in many lines", strings.Repeat(line("data: ", 0x80, 1000)+"\n", limit/1000) + "\n", 0},
+		{"invalid id of the limit's length", line("id: ", 0xFF, limit) + "\ndata\n\n", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var d *Decoder
+			var e Event
+			var err error
+			n := allocated(func() {
+				d = NewDecoder(strings.NewReader(c.in))
+				e, err = d.Next()
+			})
+			if c.dataLen == 0 {
+				if !errors.Is(err, ErrEventTooLarge) {
+					t.Fatalf("Next = %d bytes of data, %v; want ErrEventTooLarge", len(e.Data), err)
+				}
+			} else if err != nil || len(e.Data) != c.dataLen {
+				t.Fatalf("Next = %d bytes of data, %v; want %d bytes", len(e.Data), err, c.dataLen)
+			}
+			// What the Decoder keeps: its read buffer and its data buffer,
+			// each at most the limit.
+			if kept := cap(d.buf) + cap(d.data) + cap(d.id) + cap(d.typ); kept > 2*limit+2 {
+				t.Errorf("Decoder keeps %.2f MiB, want at most twice the limit", float64(kept)/(1<<20))
+			}
+			// What it allocated: the read and data buffers double up to the
+			// limit (under twice the limit each, in all), and Data.
+			if most := uint64(4*limit + c.dataLen + 64<<10); n > most {
+				t.Errorf("allocated %.2f MiB, want at most %.2f MiB", float64(n)/(1<<20), float64(most)/(1<<20))
+			}
+		})
+	}
+}
+
+// TestDecoderAllocsPerEvent checks that a long stream allocates only the
+// strings of its events, invalid bytes or not.
+func TestDecoderAllocsPerEvent(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		event string
+		want  float64 // allocations per event
+	}{
+		{"data", "data: hello\n\n", 1},
+		{"data with invalid bytes", "data: h\xFFllo\xE2\x82\n\n", 1},
+		{"new id each time", "id: 1\ndata: hello\n\nid: 2\ndata: hello\n\n", 2},
+		{"type repeated", "event: tick\ndata: hello\n\n", 1},
+		{"type repeated with invalid bytes", "event: t\xFF\ndata: hello\n\n", 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			const repeat = 100
+			stream := strings.Repeat(c.event, repeat)
+			events := strings.Count(stream, "\n\n")
+			r := strings.NewReader(stream)
+			d := NewDecoder(r)
+			got := testing.AllocsPerRun(20, func() {
+				r.Reset(stream)
+				d.reset(r)
+				for {
+					if _, err := d.Next(); err != nil {
+						if err != io.EOF {
+							t.Fatal(err)
+						}
+						return
+					}
+				}
+			}) / float64(events)
+			// The first event of a run may allocate its type once more.
+			if got > c.want+1.0/float64(events) {
+				t.Errorf("%.2f allocations per event, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 func TestAppendLossy(t *testing.T) {
 	cases := []struct {
 		in, want string
@@ -558,6 +699,9 @@ func TestAppendLossy(t *testing.T) {
 			if got := refUTF8([]byte(c.in)); got != c.want {
 				t.Errorf("reference decoder = %+q, want %+q", got, c.want)
 			}
+			if got := lossyLen([]byte(c.in)); got != len(c.want) {
+				t.Errorf("lossyLen = %d, want %d", got, len(c.want))
+			}
 		})
 	}
 }
@@ -572,8 +716,8 @@ func TestAppendLossyRandom(t *testing.T) {
 		for i := range p {
 			p[i] = alphabet[rng.IntN(len(alphabet))]
 		}
-		if got, want := string(appendLossy(nil, p)), refUTF8(p); got != want {
-			t.Fatalf("appendLossy(%q) = %+q, want %+q", p, got, want)
+		if got, want := string(appendLossy(nil, p)), refUTF8(p); got != want || lossyLen(p) != len(want) {
+			t.Fatalf("appendLossy(%q) = %+q, lossyLen %d; want %+q", p, got, lossyLen(p), want)
 		}
 	}
 }
@@ -681,9 +825,17 @@ func refUTF8(p []byte) string {
 // step by step on a whole stream: UTF-8 decode, split into lines, process
 // each, discard what is pending at the end.
 func refDecode(p []byte) (events []Event, lastID string, retry time.Duration) {
+	return refDecodeFrom(p, "")
+}
+
+// refDecodeFrom is refDecode for a stream that starts with a last event ID
+// set, as after a reconnect.
+func refDecodeFrom(p []byte, startID string) (events []Event, lastID string, retry time.Duration) {
 	p = bytes.TrimPrefix(p, []byte(bom))
 	s := refUTF8(p)
-	var data, eventType, idBuf string
+	lastID = startID
+	idBuf := startID
+	var data, eventType string
 	for {
 		i := strings.IndexAny(s, "\r\n")
 		if i < 0 {

@@ -1,0 +1,400 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Errors of the client ([Events]).
+var (
+	// ErrInvalidRequest reports a request that cannot open a stream: nil,
+	// without a URL, or a HEAD request (whose response has no body).
+	ErrInvalidRequest = errors.New("sse: invalid request")
+
+	// ErrBodyNotReplayable reports a request whose body would have to be
+	// sent again to reconnect, but has no GetBody to make a fresh copy of
+	// it. [http.NewRequest] sets GetBody for the usual in-memory bodies.
+	ErrBodyNotReplayable = errors.New("sse: request body cannot be sent again")
+
+	// ErrBadStatus reports a response status other than 200 OK (and other
+	// than 204 No Content, which ends the stream without an error). The
+	// error is a [*StatusError].
+	ErrBadStatus = errors.New("sse: response status is not 200 OK")
+
+	// ErrNotEventStream reports a response whose media type is not
+	// text/event-stream.
+	ErrNotEventStream = errors.New("sse: response is not an event stream")
+
+	// ErrIdleTimeout is the cause of a reconnection when nothing at all,
+	// not even a comment, arrived within the idle timeout (see
+	// [WithIdleTimeout]).
+	ErrIdleTimeout = errors.New("sse: stream idle too long")
+)
+
+// StatusError is the error for a response status that fails the stream
+// (see [WithRetryStatus]), or the cause of a reconnection after one that
+// does not. It wraps [ErrBadStatus].
+type StatusError struct {
+	StatusCode int    // e.g. 401
+	Status     string // e.g. "401 Unauthorized"
+	Body       string // the start of the response body, which often says why
+}
+
+// maxStatusBody is how much of the body of a failed response a
+// [StatusError] keeps.
+const maxStatusBody = 512
+
+func (e *StatusError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("%v: %s", ErrBadStatus, e.Status)
+	}
+	return fmt.Sprintf("%v: %s: %q", ErrBadStatus, e.Status, e.Body)
+}
+
+// Unwrap returns [ErrBadStatus].
+func (e *StatusError) Unwrap() error { return ErrBadStatus }
+
+// Reconnect describes a reconnection that a client started by [Events] is
+// about to make. See [WithReconnectHook].
+type Reconnect struct {
+	// Attempt counts the reconnections since an event last arrived, from 1.
+	// It is what the backoff grows with.
+	Attempt int
+
+	// Cause is why the connection ended or could not be made: [io.EOF]
+	// when the server ended the stream, an error wrapping [ErrIdleTimeout]
+	// or a [*StatusError], or a network error.
+	Cause error
+
+	// Delay is how long the client waits before it sends the request.
+	Delay time.Duration
+
+	// LastEventID is the ID it will send in the Last-Event-ID header;
+	// empty sends none.
+	LastEventID string
+}
+
+// Get is [Events] for a GET request of url with [http.DefaultClient]. The
+// stream ends with ctx.
+func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			yield(Event{}, fmt.Errorf("%w: %w", ErrInvalidRequest, err))
+			return
+		}
+		Events(nil, req, opts...)(yield)
+	}
+}
+
+// Events reads the event stream that req asks for through client (nil
+// means [http.DefaultClient]), as a browser's EventSource does, and
+// returns an iterator over its events. Nothing is sent until the iterator
+// is used; each use opens the stream anew. Each event has the ID, Type and
+// Data a browser reports (ID is the last event ID in force, carried over
+// events that set none and across reconnects), and Retry set to the
+// stream's reconnection delay if a retry field arrived since the previous
+// event.
+//
+// The request may use any method, headers and body: a POST with a JSON
+// body is how many streaming APIs start. Every attempt sends a copy of req
+// with Accept: text/event-stream and Cache-Control: no-cache unless req
+// sets them, the last event ID in Last-Event-ID when it is not empty (a
+// Last-Event-ID in req itself is the ID to start from), and the body again
+// from req.GetBody. A body without GetBody can be sent once; reconnecting
+// then fails with [ErrBodyNotReplayable]. The client follows redirects on
+// each attempt, and reconnects to req's URL, not to where it was
+// redirected.
+//
+// When the stream ends or the connection fails, Events waits the
+// reconnection delay (the server's last retry, else [WithReconnectDelay])
+// and reconnects. Failures in a row, with no event in between, back off
+// exponentially with jitter up to [WithMaxReconnectDelay]. 204 No Content
+// ends the iteration without an error. Status 5xx and 429 are retried with
+// backoff, waiting at least as long as a Retry-After header asks (see
+// [WithRetryStatus]); any other status than 200, or a media type other than
+// text/event-stream, fails the stream with an error wrapping
+// [ErrBadStatus] or [ErrNotEventStream].
+//
+// An error ends the iteration: it is the last value yielded, with a zero
+// Event. Besides the above it is req's context's error once that context
+// ends, an error wrapping [ErrEventTooLarge], or a hook's error.
+// Reconnections are not errors; [WithReconnectHook] sees them. Leaving the
+// loop, a cancelled context and an error all end the same way: the
+// response body is closed and no goroutine is left.
+//
+// Events runs on the goroutine that ranges over it; each range is
+// independent of the others. Beyond what the [Decoder] allocates (the
+// Data of each event, and its ID when it changes), it allocates per
+// connection, not per event. Use a client without [http.Client.Timeout],
+// which would end every stream after that time; [WithIdleTimeout] is the
+// timeout that fits a stream.
+func Events(client *http.Client, req *http.Request, opts ...ClientOption) iter.Seq2[Event, error] {
+	cfg := newClientConfig(opts)
+	var bodySent atomic.Bool // the body of req, which has no GetBody, has been sent
+	return func(yield func(Event, error) bool) {
+		if err := checkRequest(req); err != nil {
+			yield(Event{}, err)
+			return
+		}
+		c := client
+		if c == nil {
+			c = http.DefaultClient
+		}
+		r := &reader{client: c, req: req, cfg: &cfg, bodySent: &bodySent}
+		r.run(yield)
+	}
+}
+
+func checkRequest(req *http.Request) error {
+	switch {
+	case req == nil:
+		return fmt.Errorf("%w: nil request", ErrInvalidRequest)
+	case req.URL == nil:
+		return fmt.Errorf("%w: no URL", ErrInvalidRequest)
+	case req.Method == http.MethodHead:
+		return fmt.Errorf("%w: a HEAD response has no body to stream", ErrInvalidRequest)
+	}
+	return nil
+}
+
+// reader is one use of the iterator that [Events] returns: the state that
+// lasts across its connections.
+type reader struct {
+	client   *http.Client
+	req      *http.Request
+	cfg      *clientConfig
+	bodySent *atomic.Bool
+	dec      *Decoder
+	attempt  int // reconnections since the last event
+}
+
+// connResult is how one connection ended.
+type connResult struct {
+	stop       bool          // the iteration is over: the loop was left, or 204
+	fatal      error         // the iteration ends with this error
+	cause      error         // otherwise, why to reconnect
+	retryAfter time.Duration // the least delay the server asked for
+}
+
+func (r *reader) run(yield func(Event, error) bool) {
+	ctx := r.req.Context()
+	r.dec = NewDecoder(nil)
+	r.dec.SetMaxEventSize(r.cfg.maxEventSize)
+	r.dec.SetLastEventID(r.req.Header.Get("Last-Event-ID"))
+	for {
+		res := r.connect(ctx, yield)
+		if res.stop { // the loop was left: yield must not be called again
+			return
+		}
+		if res.fatal == nil && ctx.Err() != nil {
+			res.fatal = context.Cause(ctx)
+		}
+		if res.fatal != nil {
+			yield(Event{}, res.fatal)
+			return
+		}
+		r.attempt++
+		delay := max(r.backoff(), res.retryAfter)
+		if r.cfg.onReconnect != nil {
+			r.cfg.onReconnect(Reconnect{Attempt: r.attempt, Cause: res.cause, Delay: delay, LastEventID: r.dec.LastEventID()})
+		}
+		if err := r.cfg.sleep(ctx, delay); err != nil {
+			yield(Event{}, err)
+			return
+		}
+	}
+}
+
+// backoff returns the delay before the next reconnection: the
+// reconnection delay after one failure, then doubling with each failure in
+// a row, with jitter, up to the maximum (or the server's delay, if longer).
+func (r *reader) backoff() time.Duration {
+	base := r.cfg.delay
+	if d, ok := r.dec.retryInForce(); ok {
+		base = d
+	}
+	if r.attempt <= 1 {
+		return base
+	}
+	d := max(base, time.Millisecond) // a zero delay must grow too
+	limit := max(r.cfg.maxDelay, base)
+	for i := 1; i < r.attempt && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	// Equal jitter: half fixed, half random, so that clients that failed
+	// together do not come back together.
+	return d/2 + rand.N(d/2+1)
+}
+
+// connect makes one attempt and reads its stream to the end.
+func (r *reader) connect(ctx context.Context, yield func(Event, error) bool) connResult {
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var idle *time.Timer
+	if r.cfg.idle > 0 {
+		idle = time.AfterFunc(r.cfg.idle, func() { cancel(ErrIdleTimeout) })
+		defer idle.Stop()
+	}
+	// failed reports what an error means: the end of the iteration if the
+	// context ended, else a reconnection.
+	failed := func(err error) connResult {
+		if ctx.Err() != nil {
+			return connResult{fatal: context.Cause(ctx)}
+		}
+		if context.Cause(actx) == ErrIdleTimeout {
+			err = fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, r.cfg.idle)
+		}
+		return connResult{cause: err}
+	}
+
+	req, err := r.newRequest(actx)
+	if err != nil {
+		return connResult{fatal: err}
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return failed(err)
+	}
+	defer resp.Body.Close()
+	if res, ok := r.checkResponse(resp); !ok {
+		return res
+	}
+
+	var body io.Reader = resp.Body
+	if idle != nil {
+		body = &idleReader{r: body, t: idle, d: r.cfg.idle}
+	}
+	r.dec.reset(body)
+	for {
+		ev, err := r.dec.Next()
+		if err != nil {
+			if errors.Is(err, ErrEventTooLarge) {
+				return connResult{fatal: err}
+			}
+			return failed(err)
+		}
+		if d, ok := r.dec.takeRetry(); ok {
+			ev.Retry = d
+		}
+		r.attempt = 0
+		if !yield(ev, nil) {
+			return connResult{stop: true}
+		}
+	}
+}
+
+// newRequest returns the request of one attempt.
+func (r *reader) newRequest(ctx context.Context) (*http.Request, error) {
+	req := r.req.Clone(ctx)
+	if req.Header == nil {
+		req.Header = make(http.Header)
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	if req.Header.Get("Cache-Control") == "" {
+		req.Header.Set("Cache-Control", "no-cache")
+	}
+	if id := r.dec.LastEventID(); id == "" {
+		req.Header.Del("Last-Event-ID")
+	} else if !validHeaderValue(id) {
+		return nil, fmt.Errorf("%w: %q cannot be sent back in a Last-Event-ID header", ErrInvalidID, id)
+	} else {
+		req.Header.Set("Last-Event-ID", id)
+	}
+	if body := r.req.Body; body != nil && body != http.NoBody {
+		switch {
+		case r.req.GetBody != nil:
+			b, err := r.req.GetBody()
+			if err != nil {
+				return nil, fmt.Errorf("%w: GetBody: %w", ErrBodyNotReplayable, err)
+			}
+			req.Body = b
+		case r.bodySent.CompareAndSwap(false, true):
+			req.Body = body
+		default:
+			return nil, fmt.Errorf("%w: the request has no GetBody", ErrBodyNotReplayable)
+		}
+	}
+	if r.cfg.onRequest != nil {
+		if err := r.cfg.onRequest(req); err != nil {
+			return nil, fmt.Errorf("sse: request hook: %w", err)
+		}
+	}
+	return req, nil
+}
+
+// validHeaderValue reports whether s can be sent as a header value: no
+// control character but tab. Bytes above 0x7F are sent as they are, so a
+// UTF-8 ID goes back intact.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7F {
+			return false
+		}
+	}
+	return true
+}
+
+// checkResponse reports whether resp opens an event stream, and if not,
+// how the connection ends.
+func (r *reader) checkResponse(resp *http.Response) (connResult, bool) {
+	switch {
+	case resp.StatusCode == http.StatusNoContent:
+		return connResult{stop: true}, false
+	case resp.StatusCode != http.StatusOK:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxStatusBody)) // the status says enough if this fails
+		err := &StatusError{StatusCode: resp.StatusCode, Status: resp.Status, Body: string(body)}
+		if r.cfg.retryStatus == nil || !r.cfg.retryStatus(resp.StatusCode) {
+			return connResult{fatal: err}, false
+		}
+		return connResult{cause: err, retryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}, false
+	}
+	ct := resp.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if (err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter)) || mt != "text/event-stream" {
+		return connResult{fatal: fmt.Errorf("%w: Content-Type %q", ErrNotEventStream, ct)}, false
+	}
+	return connResult{}, true
+}
+
+// retryAfter parses a Retry-After header: seconds, or an HTTP date. It
+// returns 0 for none or junk.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// idleReader restarts the idle timer each time bytes arrive.
+type idleReader struct {
+	r io.Reader
+	t *time.Timer
+	d time.Duration
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	n, err := ir.r.Read(p)
+	if n > 0 {
+		ir.t.Reset(ir.d)
+	}
+	return n, err
+}

@@ -1,0 +1,168 @@
+package sse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fuzzResponse is one answer of the fuzzed server.
+type fuzzResponse struct {
+	kind int // see fuzzKinds
+	body []byte
+	cut  bool // the body ends with a network error instead of io.EOF
+}
+
+// fuzzKinds are what a fuzzed server can answer.
+var fuzzKinds = []string{"stream", "stream", "stream", "stream", "204", "503", "404", "text/plain"}
+
+// parseFuzzScript turns bytes into responses: a byte that picks the kind
+// (and whether the body is cut), a length byte, that many body bytes.
+func parseFuzzScript(p []byte) []fuzzResponse {
+	var rs []fuzzResponse
+	for len(p) >= 2 {
+		n := min(int(p[1]), len(p)-2)
+		rs = append(rs, fuzzResponse{kind: int(p[0]) % len(fuzzKinds), cut: p[0]&0x80 != 0, body: p[2 : 2+n]})
+		p = p[2+n:]
+	}
+	return rs
+}
+
+// fuzzTransport answers requests from a script, recording them; once the
+// script is done it answers 204.
+type fuzzTransport struct {
+	script []fuzzResponse
+	reqs   []http.Header
+}
+
+// errCut is what the body of a cut connection returns.
+var errCut = errors.New("connection reset by fuzz")
+
+type cutReader struct{ r io.Reader }
+
+func (c cutReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		err = errCut
+	}
+	return n, err
+}
+
+func (ft *fuzzTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ft.reqs = append(ft.reqs, req.Header.Clone())
+	resp := &http.Response{StatusCode: http.StatusNoContent, Header: make(http.Header), Body: http.NoBody, Request: req}
+	if len(ft.reqs) > len(ft.script) {
+		return resp, nil
+	}
+	r := ft.script[len(ft.reqs)-1]
+	var body io.Reader = bytes.NewReader(r.body)
+	if r.cut {
+		body = cutReader{body}
+	}
+	resp.Body = io.NopCloser(body)
+	switch fuzzKinds[r.kind] {
+	case "stream":
+		resp.StatusCode = http.StatusOK
+		resp.Header.Set("Content-Type", "text/event-stream")
+	case "204":
+	case "503":
+		resp.StatusCode = http.StatusServiceUnavailable
+		resp.Header.Set("Retry-After", "1")
+	case "404":
+		resp.StatusCode = http.StatusNotFound
+	case "text/plain":
+		resp.StatusCode = http.StatusOK
+		resp.Header.Set("Content-Type", "text/plain")
+	}
+	return resp, nil
+}
+
+// FuzzClient drives the client with random server behaviour (streams cut
+// anywhere, statuses, wrong content types) and checks it against the
+// standard's reading of each response: the events, the Last-Event-ID of
+// each request, and how the iteration ends.
+func FuzzClient(f *testing.F) {
+	f.Add([]byte("\x00\x0fid: 1\ndata: a\n\n\x00\x06data: "))
+	f.Add([]byte("\x80\x14id: é\ndata: a\n\nid: 2\x05\x00\x00\x10id\ndata: b\n\nid:\x06\x00"))
+	f.Add([]byte("\x00\x0aid: a\x01b\n\n\x00\x00"))
+	f.Add([]byte("\x00\x12\xEF\xBB\xBFretry: 5\rdata: x\r\r\x07\x00"))
+	f.Add([]byte("\x00\x0bdata: x\r\n\r\n\x06\x03404"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		script := parseFuzzScript(p)
+		ft := &fuzzTransport{script: script}
+		var w waits
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://fuzz.test/", nil)
+		var got []Event
+		var gotErr error
+		for ev, err := range Events(&http.Client{Transport: ft}, req, w.option()) {
+			if gotErr != nil {
+				t.Fatalf("yielded %+v, %v after the error %v", ev, err, gotErr)
+			}
+			if err != nil {
+				gotErr = err
+				continue
+			}
+			ev.Retry = 0 // the reference reading does not report it
+			got = append(got, ev)
+		}
+
+		// What the standard makes of the script.
+		var want []Event
+		var wantErr error
+		lastID, requests := "", 0
+	script:
+		for _, r := range append(script, fuzzResponse{kind: 4}) { // then 204
+			if lastID != "" && strings.ContainsFunc(lastID, func(c rune) bool { return c < ' ' && c != '\t' || c == 0x7F }) {
+				wantErr = ErrInvalidID // a control character cannot go in a header
+				break
+			}
+			requests++
+			if h := ft.reqs[requests-1]; h.Get("Last-Event-ID") != lastID {
+				t.Fatalf("request %d: Last-Event-ID %q, want %q", requests, h.Get("Last-Event-ID"), lastID)
+			}
+			switch fuzzKinds[r.kind] {
+			case "stream":
+				var events []Event
+				events, lastID, _ = refDecodeFrom(r.body, lastID)
+				want = append(want, events...)
+			case "204":
+				break script
+			case "503":
+			case "404":
+				wantErr = ErrBadStatus
+				break script
+			case "text/plain":
+				wantErr = ErrNotEventStream
+				break script
+			}
+		}
+		if wantErr == nil && gotErr != nil || wantErr != nil && !errors.Is(gotErr, wantErr) {
+			t.Fatalf("error %v, want %v", gotErr, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("events =\n%s\nwant\n%s", formatEvents(got), formatEvents(want))
+		}
+		if len(ft.reqs) != requests {
+			t.Fatalf("%d requests, want %d", len(ft.reqs), requests)
+		}
+		// A delay before each request but the first, and before the one
+		// that could not be sent.
+		wantDelays := requests - 1
+		if wantErr == ErrInvalidID {
+			wantDelays++
+		}
+		if d := w.get(); len(d) != wantDelays {
+			t.Fatalf("%d reconnection delays for %d requests", len(d), requests)
+		}
+		for _, d := range w.get() {
+			if d < 0 {
+				t.Fatalf("reconnection delay %v", d)
+			}
+		}
+	})
+}
