@@ -51,7 +51,8 @@ type Backend struct {
 	// entry added from now on has a greater ID.
 	seen atomic.Pointer[string]
 
-	dials atomic.Uint64 // connections the client opened, see dialCounter
+	dials   atomic.Uint64 // connections the client opened, see dialCounter
+	skipped atomic.Uint64 // entries that could not be decoded, see Skipped
 }
 
 var _ sse.Backend = (*Backend)(nil)
@@ -220,6 +221,28 @@ func (b *Backend) Close() error {
 		}
 	})
 	return b.closeErr
+}
+
+// Skipped returns how many stream entries the backend has skipped, in
+// delivery and in replays, because they are not events in the backend's
+// form (another program wrote them, say). Each skipped entry is also
+// logged at error level (see [WithLogger]). An entry skipped by the
+// listener and again by each replay that crosses it is counted each
+// time. Entries that decode but whose event the hub cannot encode are
+// counted by the hub instead, in [sse.Stats].Skipped. Skipped is safe for
+// concurrent use and costs one atomic load.
+func (b *Backend) Skipped() uint64 { return b.skipped.Load() }
+
+// decode turns a stream entry into a message, or logs and counts it and
+// reports false if it is not an event.
+func (b *Backend) decode(m redis.XMessage) (sse.Message, bool) {
+	msg, err := decodeEntry(m)
+	if err != nil {
+		b.skipped.Add(1)
+		b.log(slog.LevelError, "sseredis: skipping an entry that is not an event", "entry", m.ID, "err", err)
+		return sse.Message{}, false
+	}
+	return msg, true
 }
 
 func (b *Backend) log(level slog.Level, msg string, args ...any) {

@@ -104,12 +104,9 @@ func (l *listener) run() {
 		for _, s := range streams {
 			for _, m := range s.Messages {
 				l.last = m.ID
-				msg, err := decodeEntry(m)
-				if err != nil {
-					b.log(slog.LevelError, "sseredis: skipping an entry that is not an event", "err", err)
-					continue
+				if msg, ok := b.decode(m); ok {
+					l.deliver(msg)
 				}
-				l.deliver(msg)
 			}
 		}
 		seen := l.last
