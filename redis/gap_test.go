@@ -2,6 +2,7 @@ package sseredis
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -225,4 +226,109 @@ func TestListenerNoticesSilentReconnect(t *testing.T) {
 	}
 	c.quiet(t, 50*time.Millisecond)
 	c.open(t)
+}
+
+// After a flush, Redis gives new entries IDs from its clock again, which
+// may be at or below the last one the listener read (here: an explicit
+// lower ID, as a Redis whose clock is behind would give). The clients get
+// a reset, then every entry added since, none skipped.
+func TestListenerAfterFlushWithLowerIDs(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	in := newInstance(t, rs.url())
+	c := connect(t, in, "client", "")
+	in.waitSubscribers(t, 1)
+	in.publish(t, "before")
+	if ev := c.next(t); ev.Data != "before" {
+		t.Fatalf("first event %+v", ev)
+	}
+	ctx := context.Background()
+	direct := directClient(t, rs.addr())
+	if err := direct.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := direct.XAdd(ctx, &redis.XAddArgs{Stream: DefaultKey, ID: "1-1",
+		Values: []any{fieldToken, "x", fieldTopics, "4:news", fieldData, "low"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	in.publish(t, "after")
+	if ev := c.next(t); ev.Type != sse.ResetEvent {
+		t.Errorf("after the flush: %+v, want %s first", ev, sse.ResetEvent)
+	}
+	for _, w := range []string{"low", "after"} {
+		if ev := c.next(t); ev.Type != "message" || ev.Data != w {
+			t.Errorf("got %s %q, want message %q", ev.Type, ev.Data, w)
+		}
+	}
+	c.quiet(t, 50*time.Millisecond)
+	c.open(t)
+}
+
+// Redis loses its data while servers listen and another publishes
+// without pause (a flush, or a restart without persistence): the clients
+// get one reset, and after it every event the stream holds, in order,
+// each once, though many share the millisecond of the last event read
+// before the loss.
+func TestListenerLosesDataWhilePublishing(t *testing.T) {
+	for _, how := range []string{"flush", "restart"} {
+		t.Run(how, func(t *testing.T) {
+			leaktest.Check(t)
+			rs := startRedis(t, volatile...)
+			listening := newInstance(t, rs.url())
+			pub := newInstance(t, rs.url(), WithMaxLen(0), WithMaxAge(0))
+			c := connect(t, listening, "client", "")
+			listening.waitSubscribers(t, 1)
+
+			const total, lossAt = 3000, 1000
+			p := startPublisher([]*instance{pub}, total, lossAt, 0)
+			<-p.fault
+			if how == "flush" {
+				directClient(t, rs.addr()).FlushAll(context.Background())
+			} else {
+				rs.restart()
+			}
+			p.wait(t)
+			pub.publish(t, "live")
+
+			entries, err := directClient(t, rs.addr()).XRange(context.Background(), DefaultKey, "-", "+").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kept []string // what the stream holds: added since the loss
+			for _, e := range entries {
+				kept = append(kept, e.Values[fieldData].(string))
+			}
+			var before, after []string
+			resets := 0
+			for {
+				ev := c.next(t)
+				if ev.Type == sse.ResetEvent {
+					resets++
+					continue
+				}
+				if resets == 0 {
+					before = append(before, ev.Data)
+				} else {
+					after = append(after, ev.Data)
+				}
+				if ev.Data == "live" {
+					break
+				}
+			}
+			if resets != 1 {
+				t.Errorf("%d reset events, want 1", resets)
+			}
+			for i, d := range before {
+				if d != strconv.Itoa(i) {
+					t.Fatalf("before the reset: event %d is %q, want events 0, 1, ... in order", i, d)
+				}
+			}
+			if !slices.Equal(after, kept) {
+				t.Errorf("after the reset: %d events, want the %d the stream holds (first %v, want first %v)",
+					len(after), len(kept), after[:min(3, len(after))], kept[:min(3, len(kept))])
+			}
+			c.quiet(t, 50*time.Millisecond)
+			c.open(t)
+		})
+	}
 }
