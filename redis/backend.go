@@ -3,6 +3,7 @@ package sseredis
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,10 @@ type Backend struct {
 
 	dials   atomic.Uint64 // connections the client opened, see dialCounter
 	skipped atomic.Uint64 // entries that could not be decoded, see Skipped
+
+	pubs   sync.WaitGroup // the goroutines of publishes in progress
+	pendMu sync.Mutex
+	pend   map[[sha256.Size]byte]*pending // publishes of unknown outcome
 }
 
 var _ sse.Backend = (*Backend)(nil)
@@ -189,7 +194,9 @@ func (b *Backend) epoch(ctx context.Context) (string, error) {
 // closes the client if [Open] made it. Publishes in progress stop
 // retrying and later ones fail with [sse.ErrHubClosed]. It returns at once
 // while Redis is reachable; while a connection is hanging it may wait for
-// the listener's read to time out (the block time plus ten seconds).
+// the listener's read to time out (the block time plus ten seconds), and
+// for the attempt of a publish that gave up to time out (the client's
+// read timeout).
 // Calling it again returns the first call's result.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
@@ -198,6 +205,7 @@ func (b *Backend) Close() error {
 		listening := b.listening
 		b.mu.Unlock()
 		b.cancel()
+		b.pubs.Wait()
 		if listening {
 			// The listener's read does not see b.ctx end while Redis holds
 			// it blocked: an entry in its wake stream ends it at once.
