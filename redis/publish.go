@@ -195,22 +195,23 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 	}
 	sent := sc.stop()
 	finished := false
+	var err error // result, once the goroutine has finished
 	select {
 	case <-done:
-		finished = true
-		if result == nil {
+		finished, err = true, result
+		if err == nil {
 			b.forget(key)
 			return nil
 		}
 	default:
-		result = context.Cause(ctx)
+		err = context.Cause(ctx)
 	}
 	var answer redis.Error
-	if sc.repeat || sent && !(finished && errors.As(result, &answer)) {
+	if sc.repeat || sent && !(finished && errors.As(err, &answer)) {
 		b.remember(key, &pending{token: token, after: after, until: time.Now().Add(PendingTTL), done: done})
-		return fmt.Errorf("sseredis: publish: %w: %w", ErrPublishUnknown, result)
+		return fmt.Errorf("sseredis: publish: %w: %w", ErrPublishUnknown, err)
 	}
-	return fmt.Errorf("sseredis: not published: %w", result)
+	return fmt.Errorf("sseredis: not published: %w", err)
 }
 
 // attempts runs the publish script until it succeeds, fails for good, or
