@@ -54,8 +54,8 @@ http {
 	server {
 		listen {{.Addr}}{{if $.Cert}} ssl http2{{end}};
 {{- if $.Cert}}
-		ssl_certificate {{$.Cert.cert}};
-		ssl_certificate_key {{$.Cert.key}};
+		ssl_certificate {{$.CertFile}};
+		ssl_certificate_key {{$.KeyFile}};
 {{- end}}
 {{- if eq .Name "timeout"}}
 		proxy_read_timeout {{$.ReadTimeout}};
@@ -92,15 +92,18 @@ func startNginx(t *testing.T, backend string, cert *certFiles) *nginx {
 		n.sites[name] = freeAddr(t)
 		sites = append(sites, site{name, n.sites[name]})
 	}
-	var conf strings.Builder
-	err := nginxConf.Execute(&conf, map[string]any{
+	data := map[string]any{
 		"Dir":         dir,
 		"Sites":       sites,
-		"Cert":        cert,
+		"Cert":        cert != nil,
 		"Backend":     backend,
 		"ReadTimeout": fmt.Sprintf("%dms", proxyReadTimeout.Milliseconds()),
-	})
-	if err != nil {
+	}
+	if cert != nil {
+		data["CertFile"], data["KeyFile"] = cert.cert, cert.key
+	}
+	var conf strings.Builder
+	if err := nginxConf.Execute(&conf, data); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "nginx.conf")
