@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -20,30 +17,28 @@ import (
 )
 
 const (
-	// buildTimeout bounds one go build of an example. A build with an empty
-	// cache takes minutes: gin and echo pull in much.
+	// buildTimeout bounds one go build. A build with an empty cache takes
+	// minutes: gin and echo pull in much.
 	buildTimeout = 5 * time.Minute
 	// listenTimeout bounds how long a started server may take to listen.
 	listenTimeout = 15 * time.Second
-	// exitTimeout bounds how long a server may take to exit once signaled.
-	exitTimeout = 10 * time.Second
 )
 
-// buildExample builds the example ./examples/name of the module in root
-// into dir and returns the binary's path. When the test runs with the race
-// detector, so does the example; the build then also reuses what the root
-// module's race tests compiled.
-func buildExample(ctx context.Context, root, name, dir string) (string, error) {
-	bin := filepath.Join(dir, name)
+// goBuild builds the package pkg of the module in dir into binDir and
+// returns the binary's path. When the test runs with the race detector, so
+// does the binary; the build then also reuses what the module's own race
+// tests compiled.
+func goBuild(ctx context.Context, dir, pkg, binDir string) (string, error) {
+	bin := filepath.Join(binDir, filepath.Base(pkg))
 	args := []string{"build", "-o", bin}
 	if raceEnabled() {
 		args = append(args, "-race")
 	}
-	args = append(args, "./examples/"+name)
+	args = append(args, pkg)
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
+	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
@@ -64,6 +59,44 @@ func raceEnabled() bool {
 	return false
 }
 
+var (
+	// binDir holds the binaries built for the whole run: the test server
+	// and the examples. TestMain makes and removes it.
+	binDir string
+
+	testServerOnce sync.Once
+	testServerBin  string
+	testServerErr  error
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if binDir, err = os.MkdirTemp("", "sse-e2e-bin-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := os.RemoveAll(binDir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// testServer returns the test server's binary, built once per test run.
+func testServer(t *testing.T) string {
+	t.Helper()
+	testServerOnce.Do(func() {
+		buildMu.Lock()
+		defer buildMu.Unlock()
+		testServerBin, testServerErr = goBuild(context.Background(), ".", "./internal/testserver", binDir)
+	})
+	if testServerErr != nil {
+		t.Fatal(testServerErr)
+	}
+	return testServerBin
+}
+
 // freeAddr returns a loopback address with a port that was free a moment
 // ago.
 func freeAddr(t *testing.T) string {
@@ -79,71 +112,45 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// server is one running example server process.
+// server is one running server process: an example or the test server.
 type server struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer   // its stdout and stderr
-	done chan struct{} // closed once the process has exited
-	err  error         // the exit error; read it only after done is closed
+	*process
+	addr string
 }
 
-// startServer runs bin on addr with the given event interval and waits until
-// it accepts connections. The process is killed, if it still runs, and its
-// output checked for data races when the test ends.
-func startServer(t *testing.T, bin, addr string, interval time.Duration) *server {
+// startServer runs bin with args, which make it listen on addr, and waits
+// until it accepts connections. When the test ends the process is killed
+// if it still runs, and its output checked for data races.
+func startServer(t *testing.T, addr, bin string, args ...string) *server {
 	t.Helper()
-	s := &server{
-		name: filepath.Base(bin),
-		cmd:  exec.Command(bin, "-addr", addr, "-interval", interval.String()),
-		out:  new(syncBuffer),
-		done: make(chan struct{}),
-	}
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	dieWithParent(s.cmd)
-
-	started := make(chan error, 1)
-	go func() {
-		// The parent-death signal fires when the thread that started the
-		// process ends, not the test process, so that thread must live as
-		// long as the server does.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := s.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		s.err = s.cmd.Wait()
-		close(s.done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
+	s := &server{process: start(t, exec.Command(bin, args...)), addr: addr}
 	t.Cleanup(func() {
-		s.kill(t)
-		out := s.out.String()
-		if strings.Contains(out, "WARNING: DATA RACE") {
+		if out := s.out.String(); strings.Contains(out, "WARNING: DATA RACE") {
 			t.Errorf("%s on %s reported a data race:\n%s", s.name, addr, out)
-		} else if t.Failed() {
-			t.Logf("%s on %s printed:\n%s", s.name, addr, out)
 		}
 	})
+	waitListening(t, s.process, addr)
+	return s
+}
 
+// waitListening waits until something accepts connections on addr, and
+// fails the test if p exits first or it takes over listenTimeout.
+func waitListening(t *testing.T, p *process, addr string) {
+	t.Helper()
 	deadline := time.Now().Add(listenTimeout)
 	for {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			conn.Close()
-			return s
+			return
 		}
 		select {
-		case <-s.done:
-			t.Fatalf("%s exited before listening on %s: %v", s.name, addr, s.err)
+		case <-p.done:
+			t.Fatalf("%s exited before listening on %s: %v\n%s", p.name, addr, p.err, p.out)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s after %v: %v", s.name, addr, listenTimeout, err)
+			t.Fatalf("%s does not listen on %s after %v: %v", p.name, addr, listenTimeout, err)
 		}
 	}
 }
@@ -152,12 +159,7 @@ func startServer(t *testing.T, bin, addr string, interval time.Duration) *server
 // exits cleanly and in time, open event streams notwithstanding.
 func (s *server) interrupt(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatalf("interrupting %s: %v", s.name, err)
-	}
-	select {
-	case <-s.done:
-	case <-time.After(exitTimeout):
+	if !s.stop(os.Interrupt) {
 		t.Fatalf("%s still runs %v after an interrupt", s.name, exitTimeout)
 	}
 	if s.err != nil {
@@ -165,15 +167,10 @@ func (s *server) interrupt(t *testing.T) {
 	}
 }
 
-// kill ends the server at once, as a crash would, and waits until it is
-// gone.
-func (s *server) kill(t *testing.T) {
+// crash ends the server at once, as a crash would.
+func (s *server) crash(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Errorf("killing %s: %v", s.name, err)
-		return
-	}
-	<-s.done
+	s.kill(t)
 }
 
 // checkPlainGET fails the test unless a client that does not ask for an
@@ -196,23 +193,4 @@ func checkPlainGET(t *testing.T, addr string) {
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") {
 		t.Errorf("GET /events without Accept has Content-Type %q, want no event stream", ct)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that is safe for concurrent use, for the
-// output of a process.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
