@@ -61,6 +61,15 @@ func TestReplayUnknownIDSendsReset(t *testing.T) {
 	if n := direct.XRangeN(ctx, DefaultKey, trimmed, trimmed, 1).Val(); len(n) != 0 {
 		t.Fatalf("the first entry is still there after 300 more with MaxLen 10")
 	}
+	// The listener delivers after Publish returns: wait until the hub has
+	// every event, so that none arrives late at the clients below.
+	deadline := time.Now().Add(10 * time.Second)
+	for in.hub.Stats().Published < 301 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hub got %d of 301 events", in.hub.Stats().Published)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	newest := direct.XRevRangeN(ctx, DefaultKey, "+", "-", 1).Val()[0].ID
 	var ms, seq uint64
 	if _, err := fmt.Sscanf(newest, "%d-%d", &ms, &seq); err != nil {
