@@ -105,7 +105,7 @@ func TestOursReadsGoSSE(t *testing.T) {
 }
 
 func TestOursReadsR3labs(t *testing.T) {
-	srv := r3sse.New() // AutoReplay on: a new subscriber gets the events so far
+	srv := r3sse.New()   // AutoReplay on: a new subscriber gets the events so far
 	srv.SplitData = true // else it writes data with line breaks on one data line
 	defer srv.Close()
 	srv.CreateStream("s")
