@@ -13,6 +13,13 @@ type Message struct {
 	Topics []string
 	Event  Event
 
+	// Pos is the message's place in the log, set by the backend: unique in
+	// the log and the same in every delivery and replay of the message. The
+	// hub tells a replayed message from the same message delivered live by
+	// it, since IDs chosen by publishers may repeat. A backend that leaves it
+	// empty has it taken from ID.
+	Pos string
+
 	// Gap, set by a backend on a message that carries nothing else, says
 	// that messages may have been lost before this point (the shared log
 	// lost data, say). The hub sends every subscriber a [ResetEvent].

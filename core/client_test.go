@@ -53,8 +53,8 @@ func (s *script) requests() []seen {
 	return append([]seen(nil), s.reqs...)
 }
 
-// serve starts a server running steps and returns it with its script.
-func serve(t *testing.T, steps ...http.HandlerFunc) (*httptest.Server, *script) {
+// serveScript starts a server running steps and returns it with its script.
+func serveScript(t *testing.T, steps ...http.HandlerFunc) (*httptest.Server, *script) {
 	t.Helper()
 	s := &script{steps: steps}
 	srv := httptest.NewServer(s)
@@ -180,7 +180,7 @@ func TestClientReadsLikeEventSource(t *testing.T) {
 			for i, s := range c.streams {
 				steps[i] = body(s)
 			}
-			srv, sc := serve(t, steps...)
+			srv, sc := serveScript(t, steps...)
 			var w waits
 			got, err := collect(Events(srv.Client(), get(t, srv.URL), WithReconnectDelay(delay), w.option()))
 			if err != nil {
@@ -213,7 +213,7 @@ func TestClientReadsLikeEventSource(t *testing.T) {
 // TestClientCutMidEvent checks that an event cut by a network failure is
 // never delivered, in part or joined with the next connection's lines.
 func TestClientCutMidEvent(t *testing.T) {
-	srv, sc := serve(t, cut("id: 1\ndata: a\n\nid: 2\ndata: b\ndata: par"), body("tial\n\ndata: c\n\n"))
+	srv, sc := serveScript(t, cut("id: 1\ndata: a\n\nid: 2\ndata: b\ndata: par"), body("tial\n\ndata: c\n\n"))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the aborted handler
 	var w waits
 	got, err := collect(Events(srv.Client(), get(t, srv.URL), w.option()))
@@ -265,7 +265,7 @@ func TestClientStatus(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			srv, sc := serve(t, c.steps...)
+			srv, sc := serveScript(t, c.steps...)
 			var w waits
 			opts := append([]ClientOption{WithReconnectDelay(time.Millisecond), w.option()}, c.opts...)
 			got, err := collect(Events(srv.Client(), get(t, srv.URL), opts...))
@@ -306,7 +306,7 @@ func TestClientBackoff(t *testing.T) {
 		steps = append(steps, status(503))
 	}
 	steps = append(steps, body("data: a\n\n"), body(""), status(502))
-	srv, _ := serve(t, steps...)
+	srv, _ := serveScript(t, steps...)
 	var w waits
 	got, err := collect(Events(srv.Client(), get(t, srv.URL), WithReconnectDelay(base), WithMaxReconnectDelay(limit), w.option()))
 	if err != nil || !reflect.DeepEqual(got, []Event{msg("a")}) {
@@ -333,7 +333,7 @@ func TestClientBackoff(t *testing.T) {
 }
 
 func TestClientServerDelayAboveCap(t *testing.T) {
-	srv, _ := serve(t, body("retry: 5000\n\n"), status(503), status(503))
+	srv, _ := serveScript(t, body("retry: 5000\n\n"), status(503), status(503))
 	var w waits
 	if _, err := collect(Events(srv.Client(), get(t, srv.URL), WithMaxReconnectDelay(time.Second), w.option())); err != nil {
 		t.Fatal(err)
@@ -386,7 +386,7 @@ func TestClientRedirect(t *testing.T) {
 }
 
 func TestClientRequestHeaders(t *testing.T) {
-	srv, sc := serve(t, body("data: a\n\n"), body("id: 9\ndata: b\n\n"))
+	srv, sc := serveScript(t, body("data: a\n\n"), body("id: 9\ndata: b\n\n"))
 	req := get(t, srv.URL)
 	req.Header.Set("X-Custom", "kept")
 	req.Header.Set("Last-Event-ID", "4")
@@ -408,7 +408,7 @@ func TestClientRequestHeaders(t *testing.T) {
 	}
 
 	// Headers the caller sets win.
-	srv, sc = serve(t, body("data: a\n\n"))
+	srv, sc = serveScript(t, body("data: a\n\n"))
 	req = get(t, srv.URL)
 	req.Header.Set("Accept", "text/event-stream, application/json;q=0.5")
 	req.Header.Set("Cache-Control", "no-store")
@@ -424,7 +424,7 @@ func TestClientRequestHeaders(t *testing.T) {
 // sent again with every reconnection.
 func TestClientPostBody(t *testing.T) {
 	const prompt = `{"prompt":"hello","stream":true}`
-	srv, sc := serve(t, body("id: 1\ndata: hel\n\n"), status(502), body("id: 2\ndata: lo\n\n"))
+	srv, sc := serveScript(t, body("id: 1\ndata: hel\n\n"), status(502), body("id: 2\ndata: lo\n\n"))
 	req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(prompt))
 	if err != nil {
 		t.Fatal(err)
@@ -445,7 +445,7 @@ func TestClientPostBody(t *testing.T) {
 func TestClientBodyNotReplayable(t *testing.T) {
 	leaktest.Check(t)
 	const prompt = `{"prompt":"hello"}`
-	srv, sc := serve(t, body("data: a\n\n"))
+	srv, sc := serveScript(t, body("data: a\n\n"))
 	req, err := http.NewRequest(http.MethodPost, srv.URL, io.NopCloser(strings.NewReader(prompt)))
 	if err != nil {
 		t.Fatal(err)
@@ -469,7 +469,7 @@ func TestClientBodyNotReplayable(t *testing.T) {
 }
 
 func TestClientRequestHook(t *testing.T) {
-	srv, sc := serve(t, status(503), body("data: a\n\n"))
+	srv, sc := serveScript(t, status(503), body("data: a\n\n"))
 	n := 0
 	hook := WithRequestHook(func(r *http.Request) error {
 		n++
@@ -487,7 +487,7 @@ func TestClientRequestHook(t *testing.T) {
 	}
 
 	errHook := errors.New("no token")
-	srv, sc = serve(t, body("data: a\n\n"))
+	srv, sc = serveScript(t, body("data: a\n\n"))
 	_, err := collect(Events(srv.Client(), get(t, srv.URL), WithRequestHook(func(*http.Request) error { return errHook })))
 	if !errors.Is(err, errHook) || len(sc.requests()) != 0 {
 		t.Errorf("error = %v after %d requests, want the hook's error before any", err, len(sc.requests()))
@@ -495,7 +495,7 @@ func TestClientRequestHook(t *testing.T) {
 }
 
 func TestClientReconnectHook(t *testing.T) {
-	srv, _ := serve(t, body("id: 1\ndata: a\n\n"), status(500), body("id: 2\ndata: b\n"))
+	srv, _ := serveScript(t, body("id: 1\ndata: a\n\n"), status(500), body("id: 2\ndata: b\n"))
 	var got []Reconnect
 	hook := WithReconnectHook(func(r Reconnect) { got = append(got, r) })
 	var w waits
@@ -546,7 +546,7 @@ func TestClientIdleTimeout(t *testing.T) {
 		}
 	}
 	noHeaders := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
-	srv, sc := serve(t, stall("id: 1\ndata: a\n\n"), noHeaders, heartbeats)
+	srv, sc := serveScript(t, stall("id: 1\ndata: a\n\n"), noHeaders, heartbeats)
 	var causes []error
 	hook := WithReconnectHook(func(r Reconnect) { causes = append(causes, r.Cause) })
 	var w waits
@@ -567,7 +567,7 @@ func TestClientIdleTimeout(t *testing.T) {
 }
 
 func TestClientMaxEventSize(t *testing.T) {
-	srv, sc := serve(t, body("data: 0123456789\n\ndata: 01234567890\n\n"))
+	srv, sc := serveScript(t, body("data: 0123456789\n\ndata: 01234567890\n\n"))
 	got, err := collect(Events(srv.Client(), get(t, srv.URL), WithMaxEventSize(16)))
 	if !errors.Is(err, ErrEventTooLarge) || !strings.Contains(err.Error(), "16 bytes") {
 		t.Fatalf("error = %v, want ErrEventTooLarge saying the limit", err)
@@ -592,7 +592,7 @@ func TestClientInvalidRequest(t *testing.T) {
 }
 
 func TestClientIDCannotBeSent(t *testing.T) {
-	srv, sc := serve(t, body("id: a\x01b\ndata: x\n\n"))
+	srv, sc := serveScript(t, body("id: a\x01b\ndata: x\n\n"))
 	got, err := collect(Events(srv.Client(), get(t, srv.URL), WithReconnectDelay(0)))
 	if !errors.Is(err, ErrInvalidID) || len(got) != 1 || len(sc.requests()) != 1 {
 		t.Errorf("events %v, error %v after %d requests; want ErrInvalidID on reconnect", got, err, len(sc.requests()))
@@ -736,7 +736,7 @@ func waitGone(t *testing.T, gone <-chan struct{}) {
 // TestClientRangeTwice checks that each range over the iterator is a
 // stream of its own, the body sent again.
 func TestClientRangeTwice(t *testing.T) {
-	srv, sc := serve(t, body("id: 1\ndata: a\n\n"), body("data: b\n\n"))
+	srv, sc := serveScript(t, body("id: 1\ndata: a\n\n"), body("data: b\n\n"))
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader([]byte("q")))
 	seq := Events(srv.Client(), req, WithRetryStatus(nil))
 	for i := range 2 {

@@ -14,7 +14,7 @@
 // while it is idle and drops a client that stops reading after the write
 // timeout. A [Decoder] reads a stream as a browser does.
 //
-// The brief's example, an event every two seconds until the client leaves:
+// An event every two seconds until the client leaves:
 //
 //	http.Handle("/events", sse.Handler(func(s *sse.Stream) error {
 //		id := 0
@@ -23,6 +23,15 @@
 //			return s.Send(sse.Event{ID: strconv.Itoa(id), Data: "hello"})
 //		})
 //	}))
+//
+// # Errors
+//
+// Once a stream has started, its status is sent and no error response can
+// follow, so an error the [StreamFunc] returns goes to the reporting of
+// [WithErrorHandler]: by default it is logged with [slog.Default], unless
+// it wraps [ErrClosed] (the client went away). A response writer that
+// cannot take the write deadline is reported there too, as
+// [ErrNoWriteDeadline]. Every router adapter passes the option through.
 //
 // # Broadcast
 //
@@ -40,12 +49,22 @@
 // # Shutting down
 //
 // [http.Server.Shutdown] waits for open handlers, and an event stream is a
-// handler that never finishes by itself. With a hub, register
-// [Hub.Shutdown] with [http.Server.RegisterOnShutdown]. Otherwise give the
-// server a base context and cancel it on shutdown; every stream's context
-// derives from it, so every stream ends:
+// handler that never finishes by itself. [EndOnShutdown] is the one wiring
+// that ends them all, whatever wrote them (a [StreamFunc] of yours or a
+// hub) and on any router: Shutdown then interrupts every stream, a write
+// stuck on a client that stopped reading included, and returns once the
+// handlers have. Close the hub after the server:
 //
-//	ctx, cancel := context.WithCancel(context.Background())
-//	srv := &http.Server{Handler: mux, BaseContext: func(net.Listener) context.Context { return ctx }}
-//	srv.RegisterOnShutdown(cancel)
+//	srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+//	sse.EndOnShutdown(srv)
+//	go srv.ListenAndServe()
+//	<-ctx.Done() // SIGTERM, say
+//	srv.Shutdown(context.Background())
+//	hub.Close()
+//
+// Leave http.Server.WriteTimeout at zero on a server with stream routes: it
+// bounds the whole response, so it would end every stream after that time.
+// Each stream has its own per-write deadline instead ([WithWriteTimeout]).
+// Do set ReadHeaderTimeout, so that clients that never finish their request
+// headers are let go.
 package sse

@@ -36,6 +36,14 @@ var (
 	// the client, so the stream is not started.
 	ErrNotFlushable = errors.New("sse: response writer cannot flush")
 
+	// ErrNoWriteDeadline reports a response writer on which the write
+	// deadline of [WithWriteTimeout] cannot be set: neither it nor a writer
+	// it unwraps to supports one, as with a middleware wrapper that has no
+	// Unwrap method. Its stream runs without the deadline, so a client that
+	// stops reading is not dropped; the error goes to the
+	// [WithErrorHandler] reporting, naming the writer's type.
+	ErrNoWriteDeadline = errors.New("sse: write deadline not supported")
+
 	// ErrClosed reports a write to a stream that has ended: the client went
 	// away, a write failed or timed out, or the server is shutting down.
 	ErrClosed = errors.New("sse: stream closed")

@@ -19,8 +19,14 @@ import (
 type Event struct {
 	// ID sets the client's last event ID, which it sends back in the
 	// Last-Event-ID header when it reconnects. It must not hold CR, LF or
-	// U+0000.
+	// U+0000. To reset the client's last event ID instead, leave ID empty
+	// and set ClearID.
 	ID string
+
+	// ClearID writes an id field with an empty value, which resets the
+	// client's last event ID: a reconnect after it sends no Last-Event-ID.
+	// It cannot be combined with a non-empty ID.
+	ClearID bool
 
 	// Type is the event type the client dispatches on (addEventListener);
 	// empty means "message". It must not hold CR or LF.
@@ -86,10 +92,13 @@ func (fe *frameEncoder) append(b []byte, e *Event) ([]byte, error) {
 	if e.Comment != "" {
 		b = appendLines(b, ": ", e.Comment, false)
 	}
-	if e.ID != "" {
+	switch {
+	case e.ID != "":
 		b = append(b, "id: "...)
 		b = append(b, e.ID...)
 		b = append(b, '\n')
+	case e.ClearID:
+		b = append(b, "id:\n"...)
 	}
 	if e.Type != "" {
 		b = append(b, "event: "...)
@@ -114,7 +123,10 @@ func (fe *frameEncoder) append(b []byte, e *Event) ([]byte, error) {
 
 // appendJSON appends v as one data line. encoding/json writes compact JSON
 // with line breaks inside strings escaped (it compacts the output of
-// MarshalJSON methods too), so the value always fits on one line.
+// MarshalJSON methods too), so the value always fits on one line. It
+// escapes invalid UTF-8 in the strings it encodes itself, but copies what a
+// json.Marshaler (json.RawMessage among them) returns as it is, so the
+// output is checked like any other text.
 func (fe *frameEncoder) appendJSON(b []byte, v any) ([]byte, error) {
 	if fe == nil {
 		fe = new(frameEncoder)
@@ -122,11 +134,15 @@ func (fe *frameEncoder) appendJSON(b []byte, v any) ([]byte, error) {
 	if fe.json == nil {
 		fe.json = json.NewEncoder(&fe.out)
 	}
+	start := len(b)
 	fe.out.b = append(b, "data: "...)
 	err := fe.json.Encode(v) // ends the line with '\n'
 	b, fe.out.b = fe.out.b, nil
 	if err != nil {
 		return b, fmt.Errorf("%w: JSON: %w", ErrInvalidData, err)
+	}
+	if !utf8.Valid(b[start:]) {
+		return b, fmt.Errorf("%w: JSON is not UTF-8", ErrInvalidData)
 	}
 	return b, nil
 }
@@ -150,8 +166,10 @@ func (e *Event) validate() (data string, lfOnly bool, err error) {
 	switch {
 	case payloads > 1:
 		return "", false, ErrDataConflict
-	case payloads == 0 && e.ID == "" && e.Type == "" && e.Retry == 0 && e.Comment == "":
+	case payloads == 0 && e.ID == "" && !e.ClearID && e.Type == "" && e.Retry == 0 && e.Comment == "":
 		return "", false, ErrEmptyEvent
+	case e.ClearID && e.ID != "":
+		return "", false, fmt.Errorf("%w: ClearID with ID %q", ErrInvalidID, e.ID)
 	case e.Retry < 0 || (e.Retry > 0 && e.Retry < time.Millisecond):
 		return "", false, fmt.Errorf("%w: %v is not a whole number of milliseconds", ErrInvalidRetry, e.Retry)
 	case !validField(e.ID, true):

@@ -2,6 +2,7 @@ package sse
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"math"
@@ -27,6 +28,11 @@ func (indentedJSON) MarshalJSON() ([]byte, error) {
 	return []byte("{\n  \"a\": [\n    1,\n    2\n  ]\n}"), nil
 }
 
+// rawMarshaler returns its bytes from MarshalJSON as they are.
+type rawMarshaler string
+
+func (m rawMarshaler) MarshalJSON() ([]byte, error) { return []byte(m), nil }
+
 func TestEventGolden(t *testing.T) {
 	tests := []struct {
 		name string
@@ -48,6 +54,8 @@ func TestEventGolden(t *testing.T) {
 		{"bom-in-data", Event{Data: "\ufeffstarts with a BOM"}},
 		{"type-without-data", Event{Type: "ping"}},
 		{"id-only", Event{ID: "7"}},
+		{"clear-id", Event{ClearID: true}},
+		{"clear-id-with-data", Event{ClearID: true, Data: "after reset"}},
 		{"retry-only", Event{Retry: 10 * time.Second}},
 		{"retry-rounds-down", Event{Data: "x", Retry: 1999 * time.Microsecond}},
 		{"comment-multiline", Event{Comment: "first\nsecond\r\nthird\rfourth"}},
@@ -123,6 +131,36 @@ func TestEventDecodesBack(t *testing.T) {
 	}
 }
 
+// TestEventClearIDResets checks what a client makes of ClearID: the last
+// event ID it carries over becomes empty, both when the reset stands alone
+// and when it comes with data.
+func TestEventClearIDResets(t *testing.T) {
+	var stream []byte
+	for _, ev := range []Event{
+		{ID: "1", Data: "a"},
+		{Data: "b"},
+		{ClearID: true},
+		{Data: "c"},
+		{ID: "2", Data: "d"},
+		{ClearID: true, Data: "e"},
+	} {
+		var err error
+		if stream, err = ev.AppendText(stream); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := NewDecoder(bytes.NewReader(stream))
+	for _, want := range []struct{ data, id string }{{"a", "1"}, {"b", "1"}, {"c", ""}, {"d", "2"}, {"e", ""}} {
+		got, err := d.Next()
+		if err != nil {
+			t.Fatalf("decoding %q: %v", stream, err)
+		}
+		if got.Data != want.data || got.ID != want.id {
+			t.Errorf("got data %q id %q, want data %q id %q", got.Data, got.ID, want.data, want.id)
+		}
+	}
+}
+
 func TestEventRefused(t *testing.T) {
 	tests := []struct {
 		name string
@@ -142,6 +180,10 @@ func TestEventRefused(t *testing.T) {
 		{"comment-not-utf8", Event{Comment: "\x80", Data: "x"}, ErrInvalidData},
 		{"json-unsupported", Event{JSON: make(chan int)}, ErrInvalidData},
 		{"json-nan-after-fields", Event{ID: "5", Type: "t", JSON: []float64{1, math.NaN()}}, ErrInvalidData},
+		{"json-raw-not-utf8", Event{ID: "5", JSON: json.RawMessage("\"caf\xe9\"")}, ErrInvalidData},
+		{"json-marshaler-not-utf8", Event{JSON: rawMarshaler("[\"\xff\"]")}, ErrInvalidData},
+		{"json-field-not-utf8", Event{JSON: struct{ V json.RawMessage }{json.RawMessage("\"\xc3\"")}}, ErrInvalidData},
+		{"clear-id-and-id", Event{ID: "1", ClearID: true, Data: "x"}, ErrInvalidID},
 		{"retry-negative", Event{Retry: -time.Second, Data: "x"}, ErrInvalidRetry},
 		{"retry-sub-millisecond", Event{Retry: time.Microsecond, Data: "x"}, ErrInvalidRetry},
 		{"data-and-bytes", Event{Data: "a", Bytes: []byte("b")}, ErrDataConflict},

@@ -15,7 +15,7 @@ import (
 	sse "github.com/eventwire/sse/core"
 )
 
-// The brief's stream: an event every two seconds until the client goes
+// The demo's stream: an event every two seconds until the client goes
 // away. Every stops its ticker and returns when the client leaves; there is
 // nothing to clean up by hand.
 func ExampleHandler() {

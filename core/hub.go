@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // ResetEvent is the type of the event a [Hub] sends a reconnecting client
@@ -59,6 +60,7 @@ type Hub struct {
 	closeErr error         // the backend's Close error; read once stopped is closed
 
 	published  atomic.Uint64
+	skipped    atomic.Uint64
 	dropped    atomic.Uint64
 	slowClosed atomic.Uint64
 	nsubs      atomic.Int64
@@ -109,16 +111,25 @@ func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 }
 
 // newMessage validates ev and turns its payload into text, so that a
-// backend can store it and every hub encode it alike.
+// backend can store it and every hub encode it alike: an event that cannot
+// be encoded never reaches the log.
 func newMessage(ev Event, topics []string) (Message, error) {
 	if _, _, err := ev.validate(); err != nil { // also refuses two payloads
 		return Message{}, err
+	}
+	if ev.ClearID {
+		return Message{}, fmt.Errorf("%w: a hub gives every event an ID; ClearID cannot be published", ErrInvalidID)
 	}
 	switch {
 	case ev.JSON != nil:
 		b, err := json.Marshal(ev.JSON) // compact, like the stream's encoder
 		if err != nil {
 			return Message{}, fmt.Errorf("%w: JSON: %w", ErrInvalidData, err)
+		}
+		// A json.Marshaler's output is copied as it is, so it may not be
+		// text.
+		if !utf8.Valid(b) {
+			return Message{}, fmt.Errorf("%w: JSON is not UTF-8", ErrInvalidData)
 		}
 		ev.Data = string(b)
 	case len(ev.Bytes) > 0:
@@ -177,8 +188,15 @@ func (h *Hub) add(sub *subscriber) bool {
 	return true
 }
 
+// remove takes sub out of the hub, once: when its subscription ends, or
+// earlier when it overflowed (see [Hub.drop]).
 func (h *Hub) remove(sub *subscriber) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sub.removed {
+		return
+	}
+	sub.removed = true
 	delete(h.all, sub)
 	for _, t := range sub.topics {
 		delete(h.topics[t], sub)
@@ -186,9 +204,20 @@ func (h *Hub) remove(sub *subscriber) {
 			delete(h.topics, t)
 		}
 	}
-	h.mu.Unlock()
 	h.nsubs.Add(-1)
 	h.subs.Done()
+}
+
+// drop removes the subscribers that overflowed under DisconnectSlow as
+// soon as the fan-out that found them lets go of the hub's lock. Their
+// streams were aborted, but a write that cannot be interrupted (a writer
+// without a deadline) may keep a handler for longer: out of the hub,
+// nothing more is queued for it, its queue is freed and [Hub.Shutdown]
+// does not wait for it.
+func (h *Hub) drop(slow []*subscriber) {
+	for _, sub := range slow {
+		h.remove(sub)
+	}
 }
 
 // deliver fans one message out to the local subscribers of its topics. The
@@ -200,27 +229,39 @@ func (h *Hub) deliver(msg Message) {
 	}
 	f, err := newFrame(msg)
 	if err != nil {
-		h.cfg.log(slog.LevelError, "sse: hub cannot encode a delivered event", "id", msg.ID, "err", err)
+		h.skipped.Add(1)
+		h.cfg.log(slog.LevelError, "sse: hub skips an event it cannot encode", "id", msg.ID, "err", err)
 		return
 	}
 	h.published.Add(1)
+	h.drop(h.fanOut(f, msg.Topics))
+}
+
+// fanOut queues f for the subscribers of topics, each once, and returns
+// those that overflowed.
+func (h *Hub) fanOut(f *frame, topics []string) (slow []*subscriber) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if len(msg.Topics) == 1 { // common case: no subscriber can be reached twice
-		for sub := range h.topics[msg.Topics[0]] {
-			sub.enqueue(f)
+	if len(topics) == 1 { // common case: no subscriber can be reached twice
+		for sub := range h.topics[topics[0]] {
+			if sub.enqueue(f) {
+				slow = append(slow, sub)
+			}
 		}
-		return
+		return slow
 	}
 	seen := make(map[*subscriber]struct{})
-	for _, t := range msg.Topics {
+	for _, t := range topics {
 		for sub := range h.topics[t] {
 			if _, dup := seen[sub]; !dup {
 				seen[sub] = struct{}{}
-				sub.enqueue(f)
+				if sub.enqueue(f) {
+					slow = append(slow, sub)
+				}
 			}
 		}
 	}
+	return slow
 }
 
 // gapFrame is the ResetEvent a hub sends when its backend lost events.
@@ -230,15 +271,19 @@ var gapFrame = &frame{bytes: []byte("event: " + ResetEvent + "\ndata: events may
 func (h *Hub) resetAll() {
 	h.cfg.log(slog.LevelWarn, "sse: backend reported lost events; resetting subscribers")
 	h.mu.RLock()
-	defer h.mu.RUnlock()
+	var slow []*subscriber
 	for sub := range h.all {
-		sub.enqueue(gapFrame)
+		if sub.enqueue(gapFrame) {
+			slow = append(slow, sub)
+		}
 	}
+	h.mu.RUnlock()
+	h.drop(slow)
 }
 
 // Shutdown stops the hub: publishing fails with [ErrHubClosed], every
-// subscription ends (so every stream's handler returns) and the backend is
-// closed. Shutdown waits until all that is done and returns the backend's
+// subscription ends at once, a write in progress included (so every
+// stream's handler returns), and the backend is closed. Shutdown waits until all that is done and returns the backend's
 // Close error, or returns ctx's error if ctx ends first; the hub then
 // finishes stopping in the background. Calling it again waits again.
 //
@@ -250,6 +295,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	h.once.Do(func() {
 		h.mu.Lock()
 		close(h.done)
+		for sub := range h.all {
+			// Ends the stream and interrupts a write in progress, which
+			// would otherwise hold Shutdown for up to the write timeout.
+			sub.stream.abort(ErrHubClosed)
+		}
 		h.mu.Unlock()
 		h.stopped = make(chan struct{})
 		go func() { // ends once the backend is closed and every subscriber left
@@ -272,7 +322,8 @@ func (h *Hub) Close() error { return h.Shutdown(context.Background()) }
 // Stats is a snapshot of a hub's counters.
 type Stats struct {
 	Subscribers     int    // streams subscribed now
-	Published       uint64 // events delivered to this hub
+	Published       uint64 // events published on the hub's log (by any hub sharing it) and fanned out to the subscribers here
+	Skipped         uint64 // events in the log skipped because they cannot be encoded
 	Dropped         uint64 // queued events dropped under DropOldest
 	SlowDisconnects uint64 // subscribers disconnected under DisconnectSlow
 	QueueDepth      int    // events queued for all subscribers now
@@ -284,6 +335,7 @@ func (h *Hub) Stats() Stats {
 	st := Stats{
 		Subscribers:     int(h.nsubs.Load()),
 		Published:       h.published.Load(),
+		Skipped:         h.skipped.Load(),
 		Dropped:         h.dropped.Load(),
 		SlowDisconnects: h.slowClosed.Load(),
 	}

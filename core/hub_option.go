@@ -21,12 +21,16 @@ const (
 )
 
 // HistoryLimits bound the in-memory history that reconnecting clients
-// replay. An event leaves the history when any limit is passed. A zero
-// Bytes or Age is no limit; a zero Count keeps no history, so every
-// reconnect gets a [ResetEvent].
+// replay. An event leaves the history, and its memory is let go, as soon
+// as any limit is passed: an event that ages out is freed on time even if
+// nothing is published after it. A zero Bytes or Age is no limit; a zero
+// Count keeps no history, so every reconnect gets a [ResetEvent].
 type HistoryLimits struct {
-	Count int           // events kept
-	Bytes int           // payload bytes kept
+	Count int // events kept
+	// Bytes bounds the memory the history holds: each event's ID, type,
+	// data, comment and topics, and a fixed cost of about 300 bytes for
+	// its bookkeeping.
+	Bytes int
 	Age   time.Duration // how long an event is kept
 }
 

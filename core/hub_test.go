@@ -3,6 +3,7 @@ package sse
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -1143,9 +1144,11 @@ func TestHubReplayFiltersTopics(t *testing.T) {
 
 func TestHubHistoryLimits(t *testing.T) {
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	// Events 1 to 5 are published a minute apart; each takes 10 bytes of
-	// history (ID 1, data 8, topic 1). Reconnects happen at minute 5 plus
-	// later.
+	// Events 1 to 5 are published a minute apart; each costs the same
+	// memory in the history (ID 1, data 8, topic 1, bookkeeping, and a
+	// number of 16 digits as its position). Reconnects happen at minute 5
+	// plus later.
+	per := entrySize(&Message{ID: "1", Pos: "1735689600000000", Topics: []string{"t"}, Event: Event{Data: "dddddddd"}})
 	tests := []struct {
 		name   string
 		limits HistoryLimits
@@ -1160,10 +1163,10 @@ func TestHubHistoryLimits(t *testing.T) {
 		{"count/out", HistoryLimits{Count: 3}, false, 0, "2", []string{"reset(id=)"}},
 		{"count/unknown", HistoryLimits{Count: 3}, false, 0, "9", []string{"reset(id=)"}},
 		{"count/zero", HistoryLimits{}, false, 0, "5", []string{"reset(id=)"}},
-		{"bytes/in", HistoryLimits{Count: 100, Bytes: 30}, false, 0, "3", []string{"4=dddddddd", "5=dddddddd"}},
-		{"bytes/out", HistoryLimits{Count: 100, Bytes: 30}, false, 0, "2", []string{"reset(id=)"}},
-		{"bytes/too large before", HistoryLimits{Count: 100, Bytes: 30}, true, 0, "5", []string{"reset(id=)"}},
-		{"bytes/too large itself", HistoryLimits{Count: 100, Bytes: 30}, true, 0, "6", []string{"reset(id=)"}},
+		{"bytes/in", HistoryLimits{Count: 100, Bytes: 3 * per}, false, 0, "3", []string{"4=dddddddd", "5=dddddddd"}},
+		{"bytes/out", HistoryLimits{Count: 100, Bytes: 3 * per}, false, 0, "2", []string{"reset(id=)"}},
+		{"bytes/too large before", HistoryLimits{Count: 100, Bytes: 3 * per}, true, 0, "5", []string{"reset(id=)"}},
+		{"bytes/too large itself", HistoryLimits{Count: 100, Bytes: 3 * per}, true, 0, "6", []string{"reset(id=)"}},
 		{"age/in", HistoryLimits{Count: 100, Age: 150 * time.Second}, false, 0, "3", []string{"4=dddddddd", "5=dddddddd"}},
 		{"age/out", HistoryLimits{Count: 100, Age: 150 * time.Second}, false, 0, "2", []string{"reset(id=)"}},
 		{"age/aged out later", HistoryLimits{Count: 100, Age: 150 * time.Second}, false, time.Minute, "3", []string{"reset(id=)"}},
@@ -1180,7 +1183,7 @@ func TestHubHistoryLimits(t *testing.T) {
 				hubPublish(t, hub, Event{ID: strconv.Itoa(i), Data: "dddddddd"}, "t")
 			}
 			if tt.big {
-				hubPublish(t, hub, Event{ID: "6", Data: strings.Repeat("d", 40)}, "t")
+				hubPublish(t, hub, Event{ID: "6", Data: strings.Repeat("d", 4*per)}, "t")
 			}
 			clock.Set(base.Add(5*time.Minute + tt.later))
 			if got := hubReplay(t, hub, srv, tt.lastID, "t"); !slices.Equal(got, tt.want) {
@@ -1544,6 +1547,9 @@ func TestHubRefusesInvalid(t *testing.T) {
 		{"bytes not UTF-8", Event{Bytes: []byte{0xff}}, ErrInvalidData},
 		{"comment not UTF-8", Event{Comment: "\xff"}, ErrInvalidData},
 		{"JSON that fails", Event{JSON: make(chan int)}, ErrInvalidData},
+		{"raw JSON not UTF-8", Event{JSON: json.RawMessage("\"caf\xe9\"")}, ErrInvalidData},
+		{"JSON marshaler not UTF-8", Event{JSON: rawMarshaler("[\"\xff\"]")}, ErrInvalidData},
+		{"ID and ClearID", Event{ID: "1", ClearID: true, Data: "x"}, ErrInvalidID},
 		{"retry below 1ms", Event{Retry: time.Microsecond, Data: "x"}, ErrInvalidRetry},
 		{"negative retry", Event{Retry: -time.Second, Data: "x"}, ErrInvalidRetry},
 		{"data and bytes", Event{Data: "x", Bytes: []byte("y")}, ErrDataConflict},
@@ -1556,10 +1562,19 @@ func TestHubRefusesInvalid(t *testing.T) {
 			if _, err := tt.ev.AppendText(nil); !errors.Is(err, tt.want) {
 				t.Fatalf("AppendText = %v, want %v", err, tt.want)
 			}
+			if err := Run(context.Background(), &hubSink{gate: newHubGate()}, func(s *Stream) error { return s.Send(tt.ev) }); !errors.Is(err, tt.want) {
+				t.Errorf("Send = %v, want %v like AppendText", err, tt.want)
+			}
 			if err := hub.Publish(context.Background(), tt.ev, "t"); !errors.Is(err, tt.want) {
 				t.Errorf("Publish = %v, want %v like AppendText", err, tt.want)
 			}
 		})
+	}
+
+	// ClearID is valid on a stream but not in a hub, which numbers every
+	// event for replay.
+	if err := hub.Publish(context.Background(), Event{ClearID: true, Data: "x"}, "t"); !errors.Is(err, ErrInvalidID) {
+		t.Errorf("Publish with ClearID = %v, want ErrInvalidID", err)
 	}
 
 	hubPublish(t, hub, Event{Data: "valid"}, "t")

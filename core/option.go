@@ -1,6 +1,10 @@
 package sse
 
-import "time"
+import (
+	"net/http"
+	"sync/atomic"
+	"time"
+)
 
 // Defaults for the stream options.
 const (
@@ -24,6 +28,11 @@ type config struct {
 	heartbeat    time.Duration
 	writeTimeout time.Duration
 	retry        time.Duration
+	onError      func(r *http.Request, err error) // nil: the default, see report
+	// noDeadline is set once ErrNoWriteDeadline has been reported. The
+	// streams of one Handler share it, and so do those of one
+	// WithErrorHandler option value.
+	noDeadline *atomic.Bool
 }
 
 type optionFunc func(*config)
@@ -31,7 +40,7 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 func newConfig(opts []Option) config {
-	c := config{heartbeat: DefaultHeartbeat, writeTimeout: DefaultWriteTimeout}
+	c := config{heartbeat: DefaultHeartbeat, writeTimeout: DefaultWriteTimeout, noDeadline: new(atomic.Bool)}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
@@ -50,9 +59,10 @@ func WithHeartbeat(d time.Duration) Option {
 // WithWriteTimeout sets the deadline of each write to the client. A client
 // that stops reading is dropped once a write to it has waited this long,
 // without touching other streams. Zero or a negative value turns the
-// deadline off. The default is [DefaultWriteTimeout]. Writers that cannot
-// take a deadline (see [http.ResponseController.SetWriteDeadline]) are
-// written without one.
+// deadline off. The default is [DefaultWriteTimeout]. Response writers
+// that cannot take a deadline (see
+// [http.ResponseController.SetWriteDeadline]) are written without one,
+// and [Serve] reports [ErrNoWriteDeadline] (see [WithErrorHandler]).
 func WithWriteTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.writeTimeout = max(d, 0) })
 }
@@ -63,4 +73,31 @@ func WithWriteTimeout(d time.Duration) Option {
 // below one millisecond none is sent.
 func WithRetry(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.retry = max(d, 0) })
+}
+
+// WithErrorHandler sets fn to observe what goes wrong once a stream has
+// started, when its status has been sent and no error response can follow:
+// the non-nil error the [StreamFunc] returns, and an error wrapping
+// [ErrNoWriteDeadline] when the response writer cannot take the write
+// deadline. fn gets the request the stream answers, nil for [Run]. It runs
+// on the handler's goroutine once the stream has ended (for
+// ErrNoWriteDeadline, as it opens), so it should not block; streams of
+// one handler may call it concurrently. [Serve] still returns the error.
+//
+// fn sees every such error, including those wrapping [ErrClosed] (the
+// client went away or stopped reading, or the server is shutting down):
+// test for them with [errors.Is]. Without this option, or with a nil fn,
+// errors other than those wrapping ErrClosed are logged with
+// [slog.Default] as it is when the error happens.
+//
+// ErrNoWriteDeadline is reported once for all the streams of one
+// [Handler] (or one router adapter's handler), and once for all the
+// streams configured with the same WithErrorHandler value; a [Serve] call
+// without one reports it with its stream.
+func WithErrorHandler(fn func(r *http.Request, err error)) Option {
+	noDeadline := new(atomic.Bool)
+	return optionFunc(func(c *config) {
+		c.onError = fn
+		c.noDeadline = noDeadline
+	})
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +37,13 @@ type Stream struct {
 	timeout   time.Duration // per-write deadline, 0 when off
 	beatEvery time.Duration // heartbeat interval, 0 when off
 	retry     time.Duration // reconnection delay sent first, 0 for none
+	unwatch   []func() bool // stop the context.AfterFuncs that end the stream
+	writing   atomic.Bool   // a write to out is in progress
+
+	// unblockMu orders unblock, which runs on a goroutine of its own, with
+	// the end of the stream: once finished is set, nothing touches out.
+	unblockMu sync.Mutex
+	finished  bool
 
 	mu        sync.Mutex
 	err       error // why the stream ended; nil while it is open
@@ -85,67 +94,137 @@ var errNilFunc = errors.New("sse: nil StreamFunc")
 // no) and flushes them before fn runs, so the client sees the stream open at
 // once. The stream ends when fn returns or the request's context ends (the
 // client went away), and Serve returns fn's error once no goroutine of the
-// stream is left.
+// stream is left, after handing it to the reporting of [WithErrorHandler].
 //
 // Serve finds the flusher and the write deadline of w through
 // [http.ResponseController], so wrapped writers work if they have an
 // Unwrap method. If w cannot flush, Serve returns an error wrapping
 // [ErrNotFlushable] before it writes anything, leaving the response to the
-// caller.
+// caller. If w cannot take the write deadline, the stream runs without
+// one and Serve reports [ErrNoWriteDeadline] as the stream opens.
 func Serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, opts ...Option) error {
+	return serve(w, r, fn, newConfig(opts))
+}
+
+func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) error {
 	if fn == nil {
 		return errNilFunc
 	}
 	if !canFlush(w) {
 		return fmt.Errorf("%w: %T", ErrNotFlushable, w)
 	}
+	rc := http.NewResponseController(w)
+	if cfg.writeTimeout > 0 && !cfg.checkDeadline(w, rc, r) {
+		cfg.writeTimeout = 0
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
 	h.Del("Content-Length")
-	s := newStream(r.Context(), httpSink{w, http.NewResponseController(w)}, newConfig(opts))
+	if r.Method == http.MethodHead {
+		// The headers say what a GET would get; there is no body to
+		// stream, and fn, which may subscribe to a hub, never runs.
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	s := newStream(r.Context(), httpSink{w, rc}, cfg)
 	s.req = r
 	s.lastID = lastEventID(r)
-	return s.run(fn, func() { w.WriteHeader(http.StatusOK) })
+	if end, ok := r.Context().Value(shutdownKey{}).(context.Context); ok {
+		s.unwatch = append(s.unwatch, context.AfterFunc(end, func() { s.abort(http.ErrServerClosed) }))
+	}
+	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
+}
+
+// shutdownKey is the context key under which [EndOnShutdown] leaves, in
+// every request's context, a context that ends when the server shuts down.
+type shutdownKey struct{}
+
+// EndOnShutdown makes [http.Server.Shutdown] end every event stream that
+// srv serves, whatever its handler: streams written by a [StreamFunc] of
+// the application's and [Hub] subscriptions alike, on any router. When
+// Shutdown starts, each stream's context is canceled with
+// [http.ErrServerClosed] and a write in progress is aborted, so that even a
+// client that stopped reading is let go at once; Shutdown then returns as
+// soon as the handlers have.
+//
+// Only event streams are ended: ordinary requests keep their contexts and
+// finish as Shutdown allows. Call EndOnShutdown once, before the server
+// starts; it wraps srv.BaseContext, keeping one that is already set.
+//
+//	srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+//	sse.EndOnShutdown(srv)
+//	// ... on SIGTERM:
+//	srv.Shutdown(ctx) // every stream ends; then
+//	hub.Close()       // if there is a hub: closes its backend
+func EndOnShutdown(srv *http.Server) {
+	end, cancel := context.WithCancel(context.Background())
+	base := srv.BaseContext
+	srv.BaseContext = func(l net.Listener) context.Context {
+		ctx := context.Background()
+		if base != nil {
+			ctx = base(l)
+		}
+		return context.WithValue(ctx, shutdownKey{}, context.Context(end))
+	}
+	srv.RegisterOnShutdown(cancel)
 }
 
 // Run writes an event stream to a plain writer, for uses outside HTTP and
 // for tests: it calls fn with a stream over w on the calling goroutine and
 // returns fn's error. The stream ends when fn returns or ctx ends. The
 // options work as for [Serve]; the stream has no request and no last event
-// ID.
+// ID, and the error handler of [WithErrorHandler] gets a nil request. A
+// writer without a SetWriteDeadline method is written without a deadline,
+// and that is not reported.
 func Run(ctx context.Context, w FlushWriter, fn StreamFunc, opts ...Option) error {
 	if fn == nil {
 		return errNilFunc
 	}
-	return newStream(ctx, plainSink{w}, newConfig(opts)).run(fn, nil)
+	cfg := newConfig(opts)
+	return newStream(ctx, plainSink{w}, cfg).runReported(fn, nil, cfg)
 }
 
 // Handler returns an http.Handler that serves every request with [Serve].
-// A response writer that cannot flush gets a 500 response. Errors after the
-// stream has started end the stream; use [Serve] to see them.
+// A response writer that cannot flush gets a 500 response. Errors after
+// the stream has started end the stream and go to the reporting of
+// [WithErrorHandler]; the handler's streams share one report of
+// [ErrNoWriteDeadline]. The handler is safe for concurrent use.
 func Handler(fn StreamFunc, opts ...Option) http.Handler {
-	return &handler{fn: fn, opts: opts}
+	return &handler{fn: fn, cfg: newConfig(opts)}
 }
 
 type handler struct {
-	fn   StreamFunc
-	opts []Option
+	fn  StreamFunc
+	cfg config
 }
 
 var _ http.Handler = (*handler)(nil)
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	err := Serve(w, r, h.fn, h.opts...)
+	err := serve(w, r, h.fn, h.cfg)
 	if errors.Is(err, ErrNotFlushable) || errors.Is(err, errNilFunc) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
 }
 
+// runReported is run with fn's error, if fn ran, handed to cfg's reporting.
+func (s *Stream) runReported(fn StreamFunc, writeHeader func(), cfg config) error {
+	ran := false
+	err := s.run(func(s *Stream) error {
+		ran = true
+		return fn(s)
+	}, writeHeader)
+	if ran && err != nil {
+		cfg.report(s.req, err)
+	}
+	return err
+}
+
 func newStream(ctx context.Context, out sink, cfg config) *Stream {
 	ctx, cancel := context.WithCancelCause(ctx)
-	return &Stream{
+	s := &Stream{
 		ctx:       ctx,
 		cancel:    cancel,
 		out:       out,
@@ -153,6 +232,8 @@ func newStream(ctx context.Context, out sink, cfg config) *Stream {
 		beatEvery: cfg.heartbeat,
 		retry:     cfg.retry,
 	}
+	s.unwatch = append(s.unwatch, context.AfterFunc(ctx, s.unblock))
+	return s
 }
 
 // run opens the stream (writeHeader, if any, commits the status line),
@@ -209,6 +290,12 @@ func (s *Stream) finish() {
 		s.beats.Done()
 	}
 	s.beats.Wait()
+	for _, stop := range s.unwatch {
+		stop() // nothing is written any more: no write to abort
+	}
+	s.unblockMu.Lock()
+	s.finished = true // an unblock that already started has returned
+	s.unblockMu.Unlock()
 	s.cancel(ErrClosed)
 }
 
@@ -294,17 +381,30 @@ func (s *Stream) errLocked() error {
 	return s.err
 }
 
-// writeLocked writes p (which may be empty) and flushes it under a fresh
-// deadline. Any failure ends the stream: a partly written frame must never
-// be followed by another.
-func (s *Stream) writeLocked(p []byte) error {
+// writeLocked writes frames (there may be none) and flushes them under one
+// fresh deadline: every byte the stream writes is under the write timeout.
+// Any failure ends the stream: a partly written frame must never be
+// followed by another.
+//
+// A write that the stream's end interrupts (see [Stream.unblock]) fails at
+// once: the deadline is set, then the stream is checked, then the bytes go
+// out, so an end that comes after the check finds the write in progress.
+func (s *Stream) writeLocked(frames ...[]byte) error {
+	s.writing.Store(true)
+	defer s.writing.Store(false)
 	now := time.Now()
 	if s.timeout > 0 {
 		if err := s.out.SetWriteDeadline(now.Add(s.timeout)); err != nil {
 			return s.failLocked(err)
 		}
 	}
-	if len(p) > 0 {
+	if err := s.errLocked(); err != nil {
+		return err
+	}
+	for _, p := range frames {
+		if len(p) == 0 {
+			continue
+		}
 		if _, err := s.out.Write(p); err != nil {
 			return s.failLocked(err)
 		}
@@ -334,26 +434,25 @@ func (s *Stream) writeFrames(frames [][]byte) error {
 	if err := s.errLocked(); err != nil {
 		return err
 	}
-	last := len(frames) - 1
-	for _, f := range frames[:last] {
-		if _, err := s.out.Write(f); err != nil {
-			return s.failLocked(err)
-		}
-	}
-	return s.writeLocked(frames[last])
+	return s.writeLocked(frames...)
 }
 
 // abort ends the stream with cause from any goroutine, without waiting
-// for a write in progress: it cancels the stream's context and moves the
-// write deadline to now, so that a write stuck on a client that does not
-// read fails at once. The frame being written may be cut short; the client
-// drops an unfinished event.
-func (s *Stream) abort(cause error) {
-	s.cancel(cause)
-	if s.timeout > 0 {
-		// Only a writer that took a deadline before can be unblocked; an
-		// error here leaves the write to its own deadline.
-		s.out.SetWriteDeadline(time.Now())
+// for a write in progress: see [Stream.unblock].
+func (s *Stream) abort(cause error) { s.cancel(cause) }
+
+// unblock runs once the stream's context has ended, for whatever reason
+// (the client left, the hub or the server shut down, a slow client was cut
+// off). A write in progress then fails at once instead of waiting out its
+// deadline on a client that does not read: the deadline moves to now. The
+// frame being written may be cut short; the client drops an unfinished
+// event. A writer that takes no deadline (see [WithWriteTimeout]) cannot be
+// interrupted: its write ends when the connection does.
+func (s *Stream) unblock() {
+	s.unblockMu.Lock()
+	defer s.unblockMu.Unlock()
+	if !s.finished && s.writing.Load() {
+		s.out.SetWriteDeadline(time.Now()) // an error leaves the write to its own deadline
 	}
 }
 

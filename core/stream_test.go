@@ -896,13 +896,23 @@ func TestShutdownEndsStreams(t *testing.T) {
 				<-s.Done()
 				return nil
 			})
-			// The wiring core/doc.go describes.
-			base, cancel := context.WithCancel(context.Background())
-			t.Cleanup(cancel)
-			ls := startLiveServer(t, p.http2, h, func(srv *http.Server) {
-				srv.BaseContext = func(net.Listener) context.Context { return base }
-				srv.RegisterOnShutdown(cancel)
+			// An ordinary request in progress during the shutdown keeps its
+			// context: EndOnShutdown ends only streams.
+			slowStarted, slowDone := make(chan struct{}), make(chan error, 1)
+			mux := http.NewServeMux()
+			mux.Handle("/", h)
+			mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+				close(slowStarted)
+				select {
+				case <-time.After(200 * time.Millisecond):
+					io.WriteString(w, "done")
+					slowDone <- nil
+				case <-r.Context().Done():
+					slowDone <- context.Cause(r.Context())
+				}
 			})
+			// The wiring core/doc.go describes.
+			ls := startLiveServer(t, p.http2, mux, EndOnShutdown)
 
 			readers := make([]*wireReader, streams)
 			for i := range readers {
@@ -911,6 +921,16 @@ func TestShutdownEndsStreams(t *testing.T) {
 					t.Fatalf("stream %d: first frame = %q, want %q", i, got, "data: open")
 				}
 			}
+
+			slowResp := make(chan error, 1)
+			go func() {
+				resp, err := ls.client.Get(ls.URL + "/slow")
+				if err == nil {
+					resp.Body.Close()
+				}
+				slowResp <- err
+			}()
+			receive(t, slowStarted, arrive, "the ordinary request starts")
 
 			ctx, stop := context.WithTimeout(context.Background(), arrive)
 			defer stop()
@@ -935,6 +955,12 @@ func TestShutdownEndsStreams(t *testing.T) {
 				if frames, err := wr.rest(t, arrive); len(frames) != 0 || err != io.EOF {
 					t.Errorf("stream %d: frames %q, end %v; want none and EOF", i, frames, err)
 				}
+			}
+			if err := receive(t, slowDone, arrive, "the ordinary request"); err != nil {
+				t.Errorf("the ordinary request's context ended (%v) during Shutdown; want it to finish", err)
+			}
+			if err := receive(t, slowResp, arrive, "the ordinary response"); err != nil {
+				t.Errorf("the ordinary request failed: %v", err)
 			}
 		})
 	}

@@ -4,23 +4,33 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
+	"unicode/utf8"
 )
 
 // frame is one encoded event, shared read-only by every queue it is in.
 type frame struct {
-	id    string
+	pos   string // the message's place in the log (Message.Pos)
 	bytes []byte
 }
 
 func newFrame(msg Message) (*frame, error) {
 	ev := msg.Event
-	ev.ID = msg.ID
+	ev.ID, ev.ClearID = msg.ID, false
 	b, err := ev.AppendText(nil)
 	if err != nil {
 		return nil, err
 	}
-	return &frame{id: msg.ID, bytes: b}, nil
+	return &frame{pos: msg.position(), bytes: b}, nil
+}
+
+// position returns msg.Pos, or msg.ID for a backend that sets no Pos.
+func (msg *Message) position() string {
+	if msg.Pos != "" {
+		return msg.Pos
+	}
+	return msg.ID
 }
 
 // subscriber is one stream's subscription: a bounded queue that publishers
@@ -35,6 +45,8 @@ type subscriber struct {
 	queue    []*frame
 	overflow bool // DisconnectSlow: the queue overflowed
 	dropped  int  // DropOldest: frames dropped since the last drain
+
+	removed bool // guarded by hub.mu: no longer in the hub's sets
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
@@ -44,14 +56,14 @@ func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
 // enqueue adds f to the queue without blocking, applying the hub's policy
 // when the queue is full. Under DisconnectSlow an overflow aborts the
 // stream at once, so a client stuck in a write is not kept for the write
-// timeout.
-func (sub *subscriber) enqueue(f *frame) {
+// timeout, and enqueue reports it, so that the caller takes the subscriber
+// out of the hub (see [Hub.drop]). The caller holds hub.mu for reading.
+func (sub *subscriber) enqueue(f *frame) (overflowed bool) {
 	sub.mu.Lock()
-	overflowed := false
 	switch {
 	case sub.overflow:
 		sub.mu.Unlock()
-		return
+		return false
 	case len(sub.queue) < sub.hub.cfg.queueSize:
 		sub.queue = append(sub.queue, f)
 	case sub.hub.cfg.policy == DropOldest:
@@ -68,12 +80,13 @@ func (sub *subscriber) enqueue(f *frame) {
 	sub.mu.Unlock()
 	if overflowed {
 		sub.stream.abort(ErrSlowClient)
-		return
+		return true
 	}
 	select {
 	case sub.wake <- struct{}{}:
 	default:
 	}
+	return false
 }
 
 func (sub *subscriber) depth() int {
@@ -139,8 +152,8 @@ func (sub *subscriber) run() (err error) {
 		batch = sub.take(batch)
 		bufs = bufs[:0]
 		for _, f := range batch {
-			if replayed != nil && f.id != "" { // drop what the replay already sent
-				if _, dup := replayed[f.id]; dup {
+			if replayed != nil { // drop what the replay already sent
+				if _, dup := replayed[f.pos]; dup {
 					continue
 				}
 				// Queued events come in log order: once one was not
@@ -160,10 +173,20 @@ func (sub *subscriber) run() (err error) {
 	}
 }
 
+// replayBatch is how many replayed frames are written with one flush.
+const replayBatch = 64
+
+// maxEchoedID bounds how much of the client's Last-Event-ID a reset event
+// quotes back: the header is the client's to make as large as the server
+// lets it.
+const maxEchoedID = 64
+
 // replay sends the events the client missed since its Last-Event-ID and
-// returns the IDs it sent, so that the same events, published while the
-// replay ran and queued too, are not sent twice. A client whose ID the log
-// does not hold gets a ResetEvent.
+// returns the log positions it sent, so that the same events, published
+// while the replay ran and queued too, are not sent twice. A client whose
+// ID the log does not hold gets a ResetEvent. An entry of the log that
+// cannot be encoded (written by another program, say) is skipped, logged
+// and counted: it never cuts the replay short.
 func (sub *subscriber) replay() (map[string]struct{}, error) {
 	last := sub.stream.LastEventID()
 	if last == "" {
@@ -177,11 +200,13 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 		}
 		f, err := newFrame(msg)
 		if err != nil {
-			return err
+			sub.hub.skipped.Add(1)
+			sub.hub.cfg.log(slog.LevelError, "sse: replay skips an event it cannot encode", "id", msg.ID, "err", err)
+			return nil
 		}
-		sent[msg.ID] = struct{}{}
+		sent[f.pos] = struct{}{}
 		bufs = append(bufs, f.bytes)
-		if len(bufs) >= 64 {
+		if len(bufs) >= replayBatch {
 			err, bufs = sub.stream.writeFrames(bufs), bufs[:0]
 		}
 		return err
@@ -189,7 +214,7 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 	if errors.Is(err, ErrUnknownID) {
 		// The ID is unknown, or the history lost events while the replay
 		// ran: send what was replayed, then the reset.
-		reset := Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %q", last)}
+		reset := Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %s", quoteID(last))}
 		frame, err := reset.AppendText(nil)
 		if err != nil {
 			return nil, err
@@ -200,6 +225,18 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 		return nil, err
 	}
 	return sent, sub.stream.writeFrames(bufs)
+}
+
+// quoteID quotes id for a message, cut to maxEchoedID bytes.
+func quoteID(id string) string {
+	if len(id) <= maxEchoedID {
+		return strconv.Quote(id)
+	}
+	cut := maxEchoedID
+	for cut > 0 && !utf8.RuneStart(id[cut]) {
+		cut--
+	}
+	return strconv.Quote(id[:cut]) + fmt.Sprintf("... (%d bytes)", len(id))
 }
 
 func (sub *subscriber) wants(topics []string) bool {

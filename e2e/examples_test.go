@@ -34,7 +34,7 @@ func TestExamples(t *testing.T) {
 	}
 	var examples []example
 	binDir := t.TempDir()
-	for _, name := range []string{"nethttp", "chi", "gin", "echo"} {
+	for _, name := range []string{"nethttp", "chi", "gin", "echo", "echo5"} {
 		ex := example{name: name}
 		if files, _ := filepath.Glob(filepath.Join(root, "examples", name, "*.go")); len(files) > 0 {
 			ex.bin, ex.err = buildExample(t.Context(), root, name, binDir)

@@ -3,6 +3,7 @@ package sseredis
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,7 +52,12 @@ type Backend struct {
 	// entry added from now on has a greater ID.
 	seen atomic.Pointer[string]
 
-	dials atomic.Uint64 // connections the client opened, see dialCounter
+	dials   atomic.Uint64 // connections the client opened, see dialCounter
+	skipped atomic.Uint64 // entries that could not be decoded, see Skipped
+
+	pubs   sync.WaitGroup // the goroutines of publishes in progress
+	pendMu sync.Mutex
+	pend   map[[sha256.Size]byte]*pending // publishes of unknown outcome
 }
 
 var _ sse.Backend = (*Backend)(nil)
@@ -188,7 +194,9 @@ func (b *Backend) epoch(ctx context.Context) (string, error) {
 // closes the client if [Open] made it. Publishes in progress stop
 // retrying and later ones fail with [sse.ErrHubClosed]. It returns at once
 // while Redis is reachable; while a connection is hanging it may wait for
-// the listener's read to time out (the block time plus ten seconds).
+// the listener's read to time out (the block time plus ten seconds), and
+// for the attempt of a publish that gave up to time out (the client's
+// read timeout).
 // Calling it again returns the first call's result.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
@@ -197,6 +205,7 @@ func (b *Backend) Close() error {
 		listening := b.listening
 		b.mu.Unlock()
 		b.cancel()
+		b.pubs.Wait()
 		if listening {
 			// The listener's read does not see b.ctx end while Redis holds
 			// it blocked: an entry in its wake stream ends it at once.
@@ -220,6 +229,28 @@ func (b *Backend) Close() error {
 		}
 	})
 	return b.closeErr
+}
+
+// Skipped returns how many stream entries the backend has skipped, in
+// delivery and in replays, because they are not events in the backend's
+// form (another program wrote them, say). Each skipped entry is also
+// logged at error level (see [WithLogger]). An entry skipped by the
+// listener and again by each replay that crosses it is counted each
+// time. Entries that decode but whose event the hub cannot encode are
+// counted by the hub instead, in [sse.Stats].Skipped. Skipped is safe for
+// concurrent use and costs one atomic load.
+func (b *Backend) Skipped() uint64 { return b.skipped.Load() }
+
+// decode turns a stream entry into a message, or logs and counts it and
+// reports false if it is not an event.
+func (b *Backend) decode(m redis.XMessage) (sse.Message, bool) {
+	msg, err := decodeEntry(m)
+	if err != nil {
+		b.skipped.Add(1)
+		b.log(slog.LevelError, "sseredis: skipping an entry that is not an event", "entry", m.ID, "err", err)
+		return sse.Message{}, false
+	}
+	return msg, true
 }
 
 func (b *Backend) log(level slog.Level, msg string, args ...any) {

@@ -39,13 +39,20 @@
 // When the connection fails or Redis restarts, the backend reconnects by
 // itself with exponential backoff and jitter ([WithBackoff]); the clients'
 // streams stay open. [Backend.Publish] (and so [sse.Hub.Publish]) keeps
-// trying until its context ends, then returns an error, and never adds one
-// event twice: each entry carries a random token that a retry looks for
-// first. The listener resumes after the last entry it delivered. If Redis
-// no longer holds that entry (it restarted without persistence, or the
-// stream was trimmed past it), or lost its data before the listener read
-// anything, every client receives an [sse.ResetEvent] and then the events
-// that Redis still has. What Redis itself loses after acknowledging it,
+// trying until its context ends, and returns within milliseconds of that
+// even while Redis does not answer: with an error wrapping
+// [ErrPublishUnknown] if the command may have reached Redis, or one that
+// says the event was not published. It never adds one event twice: each
+// entry carries a random token that a retry looks for first, and
+// publishing the same event again within [PendingTTL] of an unknown
+// outcome reuses its token. The listener resumes after the last entry it
+// delivered, and checks after every read whether Redis lost its data (a
+// flush, a restart without persistence): then every client receives an
+// [sse.ResetEvent] and every event added since, even those whose IDs are
+// at or below the last one delivered before. If, after a reconnection,
+// Redis no longer holds the last entry delivered (the stream was trimmed
+// past it, or Redis restarted from older data), the clients receive a
+// reset too, and then the events after that entry. What Redis itself loses after acknowledging it,
 // before any listener read it, is lost without a trace, as any Redis data:
 // up to a second of writes on a crash with appendfsync everysec (use
 // always), or the writes a replica had not received when it took over.
@@ -62,5 +69,7 @@
 // length in bytes, a colon and the topic: "4:news5:sport"), and, when
 // set, e (the event type), d (the data), c (the comment) and r (the retry
 // delay in milliseconds). Other programs may add entries in this form
-// with XADD; entries in another form are logged and skipped.
+// with XADD; entries in another form are logged, counted
+// ([Backend.Skipped]) and skipped, live and in replays, and never end a
+// replay.
 package sseredis

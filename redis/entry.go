@@ -59,7 +59,7 @@ func decodeEntry(m redis.XMessage) (sse.Message, error) {
 		}
 		return s, nil
 	}
-	msg := sse.Message{ID: m.ID}
+	msg := sse.Message{ID: m.ID, Pos: m.ID}
 	var err error
 	var topics, retry string
 	for _, f := range []struct {

@@ -46,7 +46,7 @@ func TestEntryRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := tt.msg
-			want.ID = entry.ID
+			want.ID, want.Pos = entry.ID, entry.ID
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("decoded %+v\nwant    %+v", got, want)
 			}

@@ -2,6 +2,7 @@ package sseredis
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -93,8 +94,12 @@ func TestListenerAfterOutage(t *testing.T) {
 }
 
 // Entries that are not events (written by something else) are skipped,
-// by the listener and by a replay, and the events around them arrive.
+// logged and counted, by the listener and by a replay, and the events
+// around them arrive: a foreign entry never ends a replay. An entry that
+// decodes but whose event cannot be encoded (data that is not UTF-8) is
+// skipped by the hub.
 func TestForeignEntriesAreSkipped(t *testing.T) {
+	leaktest.Check(t)
 	rs := startRedis(t, persistent...)
 	in := newInstance(t, rs.url())
 	c := connect(t, in, "client", "")
@@ -104,20 +109,90 @@ func TestForeignEntriesAreSkipped(t *testing.T) {
 
 	in.publish(t, "one")
 	first := c.next(t)
-	for _, values := range [][]any{
+	foreign := [][]any{
 		{"hello", "world"},      // no topics
 		{fieldTopics, "9:news"}, // bad topic list
 		{fieldTopics, "4:news", fieldRetry, "soon"},
-	} {
-		direct.XAdd(ctx, &redis.XAddArgs{Stream: DefaultKey, Values: values})
 	}
+	for i, values := range foreign {
+		if err := direct.XAdd(ctx, &redis.XAddArgs{Stream: DefaultKey, Values: values}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		in.publish(t, "valid"+strconv.Itoa(i))
+	}
+	direct.XAdd(ctx, &redis.XAddArgs{Stream: DefaultKey, Values: []any{fieldToken, "x", fieldTopics, "4:news", fieldData, "\xff"}})
 	in.publish(t, "two")
-	if ev := c.next(t); ev.Data != "two" {
-		t.Errorf("after the foreign entries: %+v, want %q", ev, "two")
+	want := []string{"valid0", "valid1", "valid2", "two"}
+	for _, w := range want {
+		if ev := c.next(t); ev.Data != w {
+			t.Errorf("live, after the foreign entries: %+v, want %q", ev, w)
+		}
 	}
 	replay := connect(t, in, "replay", first.ID)
-	if ev := replay.next(t); ev.Data != "two" {
-		t.Errorf("replay across the foreign entries: %+v, want %q", ev, "two")
+	for _, w := range want {
+		if ev := replay.next(t); ev.Data != w {
+			t.Errorf("replay across the foreign entries: %+v, want %q", ev, w)
+		}
+	}
+	in.publish(t, "three")
+	for _, cl := range []*client{c, replay} {
+		if ev := cl.next(t); ev.Data != "three" {
+			t.Errorf("%s: %+v, want the live %q once", cl.name, ev, "three")
+		}
+		cl.quiet(t, 50*time.Millisecond)
+		cl.open(t)
+	}
+	if n := in.backend.Skipped(); n != 2*uint64(len(foreign)) {
+		t.Errorf("Skipped() = %d, want %d: each foreign entry once live, once in the replay", n, 2*len(foreign))
+	}
+	if n := in.hub.Stats().Skipped; n != 2 {
+		t.Errorf("hub Stats().Skipped = %d, want 2 (the entry that is not UTF-8, live and replayed)", n)
+	}
+}
+
+// Every message, delivered or replayed, has the entry ID as its Pos, and
+// as its ID when the publisher chose none.
+func TestMessagePos(t *testing.T) {
+	rs := startRedis(t, persistent...)
+	in := newInstance(t, rs.url())
+	c := connect(t, in, "client", "")
+	in.waitSubscribers(t, 1)
+	in.publish(t, "a")
+	in.publish(t, "b")
+	c.take(t, 2)
+	entries, err := directClient(t, rs.addr()).XRange(context.Background(), DefaultKey, "-", "+").Result()
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("XRANGE: %v, %d entries", err, len(entries))
+	}
+	var got []sse.Message
+	err = in.backend.Replay(context.Background(), entries[0].ID, func(m sse.Message) error {
+		got = append(got, m)
+		return nil
+	})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Replay: %v, %d messages", err, len(got))
+	}
+	if got[0].Pos != entries[1].ID || got[0].ID != entries[1].ID {
+		t.Errorf("replayed Pos %q ID %q, want both %q", got[0].Pos, got[0].ID, entries[1].ID)
+	}
+
+	b, err := Open(context.Background(), rs.url(), fastRetry...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delivered := make(chan sse.Message, 1)
+	if err := b.Listen(func(m sse.Message) { delivered <- m }); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	in.publish(t, "c")
+	m := <-delivered
+	last, err := directClient(t, rs.addr()).XRevRangeN(context.Background(), DefaultKey, "+", "-", 1).Result()
+	if err != nil || len(last) != 1 {
+		t.Fatalf("XREVRANGE: %v", err)
+	}
+	if m.Pos != last[0].ID || m.ID != last[0].ID || m.Event.Data != "c" {
+		t.Errorf("delivered %+v, want Pos and ID %q", m, last[0].ID)
 	}
 }
 
@@ -151,4 +226,109 @@ func TestListenerNoticesSilentReconnect(t *testing.T) {
 	}
 	c.quiet(t, 50*time.Millisecond)
 	c.open(t)
+}
+
+// After a flush, Redis gives new entries IDs from its clock again, which
+// may be at or below the last one the listener read (here: an explicit
+// lower ID, as a Redis whose clock is behind would give). The clients get
+// a reset, then every entry added since, none skipped.
+func TestListenerAfterFlushWithLowerIDs(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	in := newInstance(t, rs.url())
+	c := connect(t, in, "client", "")
+	in.waitSubscribers(t, 1)
+	in.publish(t, "before")
+	if ev := c.next(t); ev.Data != "before" {
+		t.Fatalf("first event %+v", ev)
+	}
+	ctx := context.Background()
+	direct := directClient(t, rs.addr())
+	if err := direct.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := direct.XAdd(ctx, &redis.XAddArgs{Stream: DefaultKey, ID: "1-1",
+		Values: []any{fieldToken, "x", fieldTopics, "4:news", fieldData, "low"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	in.publish(t, "after")
+	if ev := c.next(t); ev.Type != sse.ResetEvent {
+		t.Errorf("after the flush: %+v, want %s first", ev, sse.ResetEvent)
+	}
+	for _, w := range []string{"low", "after"} {
+		if ev := c.next(t); ev.Type != "message" || ev.Data != w {
+			t.Errorf("got %s %q, want message %q", ev.Type, ev.Data, w)
+		}
+	}
+	c.quiet(t, 50*time.Millisecond)
+	c.open(t)
+}
+
+// Redis loses its data while servers listen and another publishes
+// without pause (a flush, or a restart without persistence): the clients
+// get one reset, and after it every event the stream holds, in order,
+// each once, though many share the millisecond of the last event read
+// before the loss.
+func TestListenerLosesDataWhilePublishing(t *testing.T) {
+	for _, how := range []string{"flush", "restart"} {
+		t.Run(how, func(t *testing.T) {
+			leaktest.Check(t)
+			rs := startRedis(t, volatile...)
+			listening := newInstance(t, rs.url())
+			pub := newInstance(t, rs.url(), WithMaxLen(0), WithMaxAge(0))
+			c := connect(t, listening, "client", "")
+			listening.waitSubscribers(t, 1)
+
+			const total, lossAt = 3000, 1000
+			p := startPublisher([]*instance{pub}, total, lossAt, 0)
+			<-p.fault
+			if how == "flush" {
+				directClient(t, rs.addr()).FlushAll(context.Background())
+			} else {
+				rs.restart()
+			}
+			p.wait(t)
+			pub.publish(t, "live")
+
+			entries, err := directClient(t, rs.addr()).XRange(context.Background(), DefaultKey, "-", "+").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kept []string // what the stream holds: added since the loss
+			for _, e := range entries {
+				kept = append(kept, e.Values[fieldData].(string))
+			}
+			var before, after []string
+			resets := 0
+			for {
+				ev := c.next(t)
+				if ev.Type == sse.ResetEvent {
+					resets++
+					continue
+				}
+				if resets == 0 {
+					before = append(before, ev.Data)
+				} else {
+					after = append(after, ev.Data)
+				}
+				if ev.Data == "live" {
+					break
+				}
+			}
+			if resets != 1 {
+				t.Errorf("%d reset events, want 1", resets)
+			}
+			for i, d := range before {
+				if d != strconv.Itoa(i) {
+					t.Fatalf("before the reset: event %d is %q, want events 0, 1, ... in order", i, d)
+				}
+			}
+			if !slices.Equal(after, kept) {
+				t.Errorf("after the reset: %d events, want the %d the stream holds (first %v, want first %v)",
+					len(after), len(kept), after[:min(3, len(after))], kept[:min(3, len(kept))])
+			}
+			c.quiet(t, 50*time.Millisecond)
+			c.open(t)
+		})
+	}
 }

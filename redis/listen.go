@@ -24,11 +24,15 @@ const readCount = 512
 //
 // When the connection fails, the listener tries again with backoff and
 // resumes after the last entry it delivered, so that nothing is skipped.
-// If Redis no longer holds that entry (it restarted without its data, or
-// trimmed the stream past it), or lost its data before the listener read
-// anything, it delivers one [sse.Message] with Gap set, so that the hub
-// sends every subscriber an [sse.ResetEvent], and goes on with the
-// entries Redis still has after that point.
+// After each read, before delivering what it read, it checks the epoch
+// marker (one GET): if Redis lost its data (a flush, a restart without
+// persistence), it delivers one [sse.Message] with Gap set, so that the
+// hub sends every subscriber an [sse.ResetEvent], and then every entry
+// the stream holds, from its start, even those whose IDs are at or below
+// the last one delivered before the loss. If, after a reconnection, Redis
+// no longer holds the last entry delivered (the stream was trimmed past
+// it, or Redis restarted from older data), it delivers a gap too and goes
+// on with the entries after that point.
 func (b *Backend) Listen(deliver func(sse.Message)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -74,12 +78,18 @@ type listener struct {
 
 // run reads the stream after l.last until Close.
 //
-// go-redis retries a failed read over a new connection by itself, so a
-// read may return entries from a Redis that restarted while it waited.
-// Whenever a read may have gone over a connection opened since the
-// position was last verified (the dial count changed, or a read failed),
-// the position is verified before the entries are delivered: a gap is
-// reported first if Redis lost entries after it.
+// Every read is verified before its entries are delivered: Redis may have
+// lost its data (a flush, a restart without persistence) while the
+// listener waited, and then the IDs it gives new entries start again from
+// the clock, possibly at or below l.last, where a read after l.last would
+// skip them. The epoch marker tells: if it changed, a gap is reported and
+// the stream, which now holds only entries added since the loss, is read
+// from its start. go-redis also retries a failed read over a new
+// connection by itself, so a read may return entries from a Redis that
+// restarted from older data while it waited: whenever a read may have
+// gone over a connection opened since the position was last verified (the
+// dial count changed, or a read failed), the listener also checks that
+// Redis still holds l.last, and reports a gap if not.
 func (l *listener) run() {
 	defer l.b.wg.Done()
 	b := l.b
@@ -98,18 +108,15 @@ func (l *listener) run() {
 				return // Close
 			}
 		}
-		if (l.failures > 0 || b.dials.Load() != l.verified) && !l.verify() {
-			continue // read the entries again once verified
+		if !l.verify(l.failures > 0 || b.dials.Load() != l.verified) {
+			continue // read again from the verified position
 		}
 		for _, s := range streams {
 			for _, m := range s.Messages {
 				l.last = m.ID
-				msg, err := decodeEntry(m)
-				if err != nil {
-					b.log(slog.LevelError, "sseredis: skipping an entry that is not an event", "err", err)
-					continue
+				if msg, ok := b.decode(m); ok {
+					l.deliver(msg)
 				}
-				l.deliver(msg)
 			}
 		}
 		seen := l.last
@@ -117,26 +124,59 @@ func (l *listener) run() {
 	}
 }
 
-// verify checks that Redis still holds everything after l.last, delivers
-// a gap if not, and reports whether it could tell.
-func (l *listener) verify() bool {
+// verify checks, after a read, that Redis did not lose entries after
+// l.last, and delivers a gap if it did. It reports whether the entries
+// the read returned may be delivered; if not, the listener reads again
+// from l.last, which verify may have moved back to the stream's start.
+func (l *listener) verify(reconnected bool) bool {
 	b := l.b
 	dials := b.dials.Load()
-	gap, epoch, err := b.check(b.ctx, l.last, l.reported, l.epoch)
-	if err != nil {
+	now, err := b.client.Get(b.ctx, b.epochKey).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		l.fail("cannot reach Redis", err)
 		return false
 	}
-	if l.failures > 0 {
-		b.log(slog.LevelInfo, "sseredis: connection to Redis restored", "attempts", l.failures)
-	}
-	l.epoch, l.verified, l.failures = epoch, dials, 0
-	if gap {
-		b.log(slog.LevelWarn, "sseredis: Redis lost events; clients get a reset event", "after", l.last)
+	if now != l.epoch {
+		// Redis lost its data: what the stream holds now was added since.
+		epoch, err := b.epoch(b.ctx)
+		if err != nil {
+			l.fail("cannot reach Redis", err)
+			return false
+		}
+		l.restored()
+		b.log(slog.LevelWarn, "sseredis: Redis lost its data; clients get a reset event", "after", l.last)
 		l.deliver(sse.Message{Gap: true})
-		l.reported = l.last
+		l.epoch, l.verified = epoch, dials
+		l.last, l.reported = "0-0", "0-0"
+		zero := "0-0"
+		b.seen.Store(&zero)
+		return false
 	}
+	if reconnected && l.last != "0-0" && l.last != l.reported {
+		held, err := b.client.XRangeN(b.ctx, b.cfg.key, l.last, l.last, 1).Result()
+		if err != nil {
+			l.fail("cannot reach Redis", fmt.Errorf("check the stream: %w", err))
+			return false
+		}
+		if len(held) == 0 {
+			l.restored()
+			b.log(slog.LevelWarn, "sseredis: Redis lost events; clients get a reset event", "after", l.last)
+			l.deliver(sse.Message{Gap: true})
+			l.reported = l.last
+		}
+	}
+	l.restored()
+	l.verified = dials
 	return true
+}
+
+// restored logs that Redis answers again after failures, and resets the
+// count.
+func (l *listener) restored() {
+	if l.failures > 0 {
+		l.b.log(slog.LevelInfo, "sseredis: connection to Redis restored", "attempts", l.failures)
+	}
+	l.failures = 0
 }
 
 // fail logs a failed attempt and waits before the next one, or until
@@ -149,25 +189,6 @@ func (l *listener) fail(what string, err error) {
 	wait := backoff(l.failures, l.b.cfg.backoffMin, l.b.cfg.backoffMax)
 	l.b.log(slog.LevelWarn, "sseredis: "+what+"; retrying", "attempt", l.failures, "wait", wait, "err", err)
 	sleep(l.b.ctx, wait)
-}
-
-// check reports whether events may have been lost after last: Redis no
-// longer holds last, or Redis lost the epoch marker while last tells
-// nothing (the listener has read nothing yet, or nothing since a gap it
-// reported after last). It returns the marker's value now.
-func (b *Backend) check(ctx context.Context, last, reported, epoch string) (gap bool, now string, err error) {
-	now, err = b.epoch(ctx)
-	if err != nil {
-		return false, "", err
-	}
-	if last == "0-0" || last == reported {
-		return now != epoch, now, nil
-	}
-	held, err := b.client.XRangeN(ctx, b.cfg.key, last, last, 1).Result()
-	if err != nil {
-		return false, "", fmt.Errorf("sseredis: check the stream: %w", err)
-	}
-	return len(held) == 0, now, nil
 }
 
 // dialCounter is a go-redis hook that counts the connections the client

@@ -3,6 +3,7 @@ package sseredis
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,32 +65,81 @@ end
 return id
 `)
 
+// ErrPublishUnknown reports a publish whose outcome is unknown: the
+// command may have reached Redis (it was written, but no answer came
+// before the context ended), so the event may be in the stream, or may
+// still be added. Publishing the same event again within [PendingTTL] adds
+// it at most once.
+var ErrPublishUnknown = errors.New("sseredis: outcome unknown: the event may have been published")
+
+// PendingTTL is how long the backend remembers a publish whose outcome is
+// unknown (see [ErrPublishUnknown]): a publish of the same event (same ID,
+// topics, type, data, comment and retry) within this time reuses its
+// token, so that the event is in the stream once. At most pendingMax such
+// publishes are remembered; the oldest is forgotten first.
+const PendingTTL = time.Minute
+
+const pendingMax = 1024
+
+// errAbandoned ends an attempt that the caller gave up on before it was
+// written.
+var errAbandoned = errors.New("sseredis: publish abandoned")
+
 // sendCount is the first argument of publishScript: "0" the first time
-// the client writes the command, "1" every later time. go-redis retries a
+// the client writes the command, "1" every later time, and "1" always for
+// a publish that repeats one whose outcome is unknown. go-redis retries a
 // command on its own when a connection fails after the command was
 // written (the write may have landed), and it marshals every argument
 // again for each attempt, so the script sees exactly which attempts may
-// be repeats.
-type sendCount struct{ n atomic.Int32 }
+// be repeats. Once stopped, it refuses to be marshalled, so that the
+// command is never written after the caller gave up.
+type sendCount struct {
+	n      atomic.Int32 // marshals so far; -1 once stopped
+	repeat bool
+}
 
 func (c *sendCount) MarshalBinary() ([]byte, error) {
-	if c.n.Add(1) == 1 {
-		return []byte("0"), nil
+	for {
+		v := c.n.Load()
+		if v < 0 {
+			return nil, errAbandoned
+		}
+		if c.n.CompareAndSwap(v, v+1) {
+			if v == 0 && !c.repeat {
+				return []byte("0"), nil
+			}
+			return []byte("1"), nil
+		}
 	}
-	return []byte("1"), nil
 }
 
 func (c *sendCount) String() string { return strconv.Itoa(int(c.n.Load())) }
 
-// Publish appends msg to the stream; its ID is the entry's. Every backend
-// on the stream, this one included, delivers it to its hub through the
-// listener, shortly after Publish returns.
+// stop makes later marshals fail and reports whether the command was
+// marshalled, and so may have been written, before.
+func (c *sendCount) stop() bool { return c.n.Swap(-1) > 0 }
+
+// pending is a publish whose outcome is unknown.
+type pending struct {
+	token string        // the entry's token
+	after string        // the position after which the token is searched
+	until time.Time     // forgotten after this
+	done  chan struct{} // closed when its last attempt has ended
+}
+
+// Publish appends msg to the stream; its ID, and its Pos, is the entry's. Every backend on the stream, this one included,
+// delivers it to its hub through the listener, shortly after Publish
+// returns.
 //
 // If Redis cannot be reached, Publish tries again, with backoff, until it
-// succeeds or ctx ends, and then returns an error: the event was not
-// published. An attempt whose outcome is unknown (the connection failed
-// before the answer came) is never added twice: each entry carries a
-// random token, and a retry first looks for it among the newest entries.
+// succeeds or ctx ends. It returns within a few milliseconds of ctx
+// ending, even while Redis does not answer, and tells what happened: an
+// error wrapping [ErrPublishUnknown] if the command may have reached
+// Redis, or else an error that says the event was not published. An
+// attempt whose outcome is unknown is never added twice: each entry
+// carries a random token, a retry first looks for it among the newest
+// entries, and publishing the same event again within [PendingTTL] reuses
+// the token (and waits, within ctx, until the earlier attempt has ended).
 // An event with an ID is refused with [ErrEventID]; after Close, Publish
 // returns [sse.ErrHubClosed].
 func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
@@ -107,9 +157,66 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 	stop := context.AfterFunc(b.ctx, func() { cancel(sse.ErrHubClosed) })
 	defer stop()
 
-	token := rand.Text()
-	args := []any{new(sendCount), *b.seen.Load(), retryScan, b.cfg.maxLen, b.cfg.maxAge.Milliseconds()}
+	key := contentKey(msg)
+	earlier := b.pendingFor(key)
+	sc := &sendCount{}
+	token, after := rand.Text(), *b.seen.Load()
+	if earlier != nil {
+		select {
+		case <-earlier.done:
+		case <-ctx.Done():
+			return fmt.Errorf("sseredis: publish: %w (an earlier attempt still waits for Redis): %w", ErrPublishUnknown, context.Cause(ctx))
+		}
+		token, after, sc.repeat = earlier.token, earlier.after, true
+	}
+	args := []any{sc, after, retryScan, b.cfg.maxLen, b.cfg.maxAge.Milliseconds()}
 	args = append(args, entryFields(token, msg)...)
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return sse.ErrHubClosed
+	}
+	b.pubs.Add(1)
+	b.mu.Unlock()
+	// The attempts run on their own goroutine, which ends once go-redis
+	// returns (at most the client's read timeout after ctx ended): go-redis
+	// does not interrupt a read when the context ends.
+	done := make(chan struct{})
+	var result error
+	go func() {
+		defer b.pubs.Done()
+		defer close(done)
+		result = b.attempts(ctx, args)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	sent := sc.stop()
+	finished := false
+	var err error // result, once the goroutine has finished
+	select {
+	case <-done:
+		finished, err = true, result
+		if err == nil {
+			b.forget(key)
+			return nil
+		}
+	default:
+		err = context.Cause(ctx)
+	}
+	var answer redis.Error
+	if sc.repeat || sent && !(finished && errors.As(err, &answer)) {
+		b.remember(key, &pending{token: token, after: after, until: time.Now().Add(PendingTTL), done: done})
+		return fmt.Errorf("sseredis: publish: %w: %w", ErrPublishUnknown, err)
+	}
+	return fmt.Errorf("sseredis: not published: %w", err)
+}
+
+// attempts runs the publish script until it succeeds, fails for good, or
+// ctx ends.
+func (b *Backend) attempts(ctx context.Context, args []any) error {
 	for attempt := 1; ; attempt++ {
 		err := publishScript.Run(ctx, b.client, []string{b.cfg.key}, args...).Err()
 		if err == nil {
@@ -119,17 +226,71 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 			return nil
 		}
 		if cause := context.Cause(ctx); cause != nil {
-			return fmt.Errorf("sseredis: publish: %w (last error: %v)", cause, err)
+			return fmt.Errorf("%w (last error: %v)", cause, err)
 		}
-		if !transient(err) {
-			return fmt.Errorf("sseredis: publish: %w", err)
+		if errors.Is(err, errAbandoned) || !transient(err) {
+			return err
 		}
 		wait := backoff(attempt, b.cfg.backoffMin, b.cfg.backoffMax)
 		b.log(slog.LevelWarn, "sseredis: publish failed; retrying", "attempt", attempt, "wait", wait, "err", err)
 		if !sleep(ctx, wait) {
-			return fmt.Errorf("sseredis: publish: %w (last error: %v)", context.Cause(ctx), err)
+			return fmt.Errorf("%w (last error: %v)", context.Cause(ctx), err)
 		}
 	}
+}
+
+// contentKey identifies the event of msg, as the entry would hold it.
+func contentKey(msg sse.Message) [sha256.Size]byte {
+	h := sha256.New()
+	for _, f := range append([]any{msg.ID}, entryFields("", msg)...) {
+		s := fmt.Sprint(f)
+		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// pendingFor returns the unexpired publish of unknown outcome with key.
+func (b *Backend) pendingFor(key [sha256.Size]byte) *pending {
+	b.pendMu.Lock()
+	defer b.pendMu.Unlock()
+	p := b.pend[key]
+	if p != nil && time.Now().After(p.until) {
+		delete(b.pend, key)
+		return nil
+	}
+	return p
+}
+
+// remember keeps p under key, forgetting expired ones and, beyond
+// pendingMax, the oldest.
+func (b *Backend) remember(key [sha256.Size]byte, p *pending) {
+	b.pendMu.Lock()
+	defer b.pendMu.Unlock()
+	if b.pend == nil {
+		b.pend = make(map[[sha256.Size]byte]*pending)
+	}
+	now := time.Now()
+	var oldest [sha256.Size]byte
+	var oldestUntil time.Time
+	for k, q := range b.pend {
+		if now.After(q.until) {
+			delete(b.pend, k)
+		} else if oldestUntil.IsZero() || q.until.Before(oldestUntil) {
+			oldest, oldestUntil = k, q.until
+		}
+	}
+	if len(b.pend) >= pendingMax {
+		delete(b.pend, oldest)
+	}
+	b.pend[key] = p
+}
+
+func (b *Backend) forget(key [sha256.Size]byte) {
+	b.pendMu.Lock()
+	delete(b.pend, key)
+	b.pendMu.Unlock()
 }
 
 // transient reports whether err may go away by itself: a connection

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	sse "github.com/eventwire/sse/core"
+
+	"github.com/eventwire/sse/internal/leaktest"
 )
 
 // directClient is a client of the test's own on the server, to look at
@@ -192,5 +196,76 @@ func TestMaxAgeTrims(t *testing.T) {
 	err = b.Replay(ctx, first, func(sse.Message) error { return nil })
 	if !errors.Is(err, sse.ErrUnknownID) {
 		t.Errorf("Replay after an aged-out ID = %v, want ErrUnknownID", err)
+	}
+}
+
+// With Redis frozen (SIGSTOP), Publish returns soon after its context
+// ends, says the outcome is unknown, and publishing the same event again
+// once Redis answers leaves it in the stream once. With nothing sent (no
+// connection can be made), the error says the event was not published.
+func TestPublishWhileRedisFrozen(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	px := newProxy(t, rs.addr())
+	b, err := Open(context.Background(), px.url(), fastRetry...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	msg := func(data string) sse.Message {
+		return sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: data}}
+	}
+	if err := b.Publish(context.Background(), msg("warm")); err != nil {
+		t.Fatal(err)
+	}
+	rs.mu.Lock()
+	proc := rs.cmd.Process
+	rs.mu.Unlock()
+	proc.Signal(syscall.SIGSTOP)
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			thawed = true
+			proc.Signal(syscall.SIGCONT)
+		}
+	}
+	defer thaw()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	start := time.Now()
+	err = b.Publish(ctx, msg("frozen"))
+	took := time.Since(start)
+	cancel()
+	t.Logf("Publish with Redis frozen and a 100ms context returned after %v: %v", took, err)
+	if !errors.Is(err, ErrPublishUnknown) {
+		t.Errorf("Publish with Redis frozen = %v, want ErrPublishUnknown", err)
+	}
+	if took > 150*time.Millisecond {
+		t.Errorf("Publish returned after %v, want within 150ms", took)
+	}
+	thaw()
+	if err := b.Publish(context.Background(), msg("frozen")); err != nil {
+		t.Fatalf("Publish again: %v", err)
+	}
+	entries, err := directClient(t, rs.addr()).XRange(context.Background(), DefaultKey, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Values[fieldData] == "frozen" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the event is in the stream %d times, want once", n)
+	}
+
+	px.setDown(true)
+	ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = b.Publish(ctx, msg("unsent"))
+	if err == nil || errors.Is(err, ErrPublishUnknown) || !strings.Contains(err.Error(), "not published") {
+		t.Errorf("Publish with no connection = %v, want an error saying not published", err)
 	}
 }

@@ -3,7 +3,6 @@ package sseredis
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	sse "github.com/eventwire/sse/core"
 )
@@ -39,9 +38,8 @@ func (b *Backend) Replay(ctx context.Context, lastID string, fn func(sse.Message
 			return fmt.Errorf("%w: the history was trimmed past %q during the replay", sse.ErrUnknownID, from)
 		}
 		for _, m := range page[1:] {
-			msg, err := decodeEntry(m)
-			if err != nil {
-				b.log(slog.LevelError, "sseredis: skipping an entry that is not an event", "err", err)
+			msg, ok := b.decode(m)
+			if !ok {
 				continue
 			}
 			if err := fn(msg); err != nil {

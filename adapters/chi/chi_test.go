@@ -1,9 +1,11 @@
 package ssechi_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -15,6 +17,8 @@ import (
 	sse "github.com/eventwire/sse/core"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/eventwire/sse/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) {
@@ -109,6 +113,46 @@ func TestURLParam(t *testing.T) {
 	ev, err := sse.NewDecoder(resp.Body).Next()
 	if err != nil || ev.Data != "room lobby" {
 		t.Errorf("event %q, %v; want %q", ev.Data, err, "room lobby")
+	}
+}
+
+// TestErrors checks that an error after the stream started is logged
+// through slog's default logger by both forms, unless the client left.
+func TestErrors(t *testing.T) {
+	boom := errors.New("boom")
+	for _, form := range []struct {
+		name   string
+		router adaptertest.Router
+	}{{"Middleware", withMiddleware()}, {"Handler", handlerForm}} {
+		for _, tt := range []struct {
+			name string
+			err  error
+			log  string
+		}{
+			{"error", boom, "level=ERROR msg=\"sse: stream failed\" err=boom method=GET path=/events"},
+			{"client gone", fmt.Errorf("send: %w", sse.ErrClosed), ""},
+		} {
+			t.Run(form.name+"/"+tt.name, func(t *testing.T) {
+				var log syncbuf.Buffer
+				old := slog.Default()
+				slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
+				defer slog.SetDefault(old)
+				s := adaptertest.NewServer(t, form.router(func(s *sse.Stream) error {
+					if err := s.Send(sse.Event{Data: "x"}); err != nil {
+						return err
+					}
+					return tt.err
+				}), false)
+				resp := adaptertest.Get(t, t.Context(), s, adaptertest.Path, true)
+				if body, err := io.ReadAll(resp.Body); err != nil || string(body) != "data: x\n\n" {
+					t.Errorf("stream %q, %v; want %q", body, err, "data: x\n\n")
+				}
+				s.Close()
+				if got := log.String(); !strings.Contains(got, tt.log) || (tt.log == "") != (got == "") {
+					t.Errorf("logged %q, want %q", got, tt.log)
+				}
+			})
+		}
 	}
 }
 

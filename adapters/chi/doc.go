@@ -5,8 +5,9 @@
 // adapter adds no types of its own: [Middleware] streams to clients that
 // accept text/event-stream and hands every other request to the next
 // handler, and [Handler] streams to every request. The callback is an
-// [sse.StreamFunc]; route parameters are at hand through
-// chi.URLParam(s.Request(), "name").
+// [sse.StreamFunc], so [sse.Hub.Stream] plugs in directly
+// (r.Get("/news", ssechi.Handler(hub.Stream("news")))); route parameters
+// are at hand through chi.URLParam(s.Request(), "name").
 //
 // One path that streams to EventSource clients and answers "ok" to
 // anything else:
@@ -26,6 +27,15 @@
 //			return s.Send(sse.Event{ID: strconv.Itoa(id), Data: "hello"})
 //		})
 //	}
+//
+// # Errors
+//
+// A stream that cannot start because the response writer cannot flush is
+// answered with a 500 error. Once the stream has started its status is
+// sent, so an error the callback returns only ends the stream; it goes to
+// the reporting of [sse.WithErrorHandler], which by default logs it with
+// slog's default logger unless it wraps [sse.ErrClosed] (the client went
+// away or stopped reading).
 //
 // # Middleware
 //

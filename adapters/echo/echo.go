@@ -1,23 +1,19 @@
 package sseecho
 
 import (
-	"errors"
+	"context"
 	"net/http"
 
 	sse "github.com/eventwire/sse/core"
 	"github.com/labstack/echo/v4"
 )
 
-// A StreamFunc writes events to one client. It runs on the handler's
-// goroutine with the request's context c; the stream ends when it returns,
-// and it should return once [sse.Stream.Done] is closed.
-type StreamFunc func(c echo.Context, s *sse.Stream) error
-
 // Middleware returns an echo middleware that answers requests accepting
-// text/event-stream (see [sse.Negotiate], which also sets "Vary: Accept") with an event stream written by fn,
-// and calls the next handler for every other request. The options go to
-// [sse.Serve] unchanged; errors are handled as by [Handler].
-func Middleware(fn StreamFunc, opts ...sse.Option) echo.MiddlewareFunc {
+// text/event-stream (see [sse.Negotiate], which also sets "Vary: Accept")
+// with an event stream written by fn, and calls the next handler for
+// every other request. The options go to [sse.Serve] unchanged; errors are
+// handled as by [Handler]. The middleware is safe for concurrent use.
+func Middleware(fn sse.StreamFunc, opts ...sse.Option) echo.MiddlewareFunc {
 	stream := Handler(fn, opts...)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -31,34 +27,44 @@ func Middleware(fn StreamFunc, opts ...sse.Option) echo.MiddlewareFunc {
 
 // Handler returns an echo handler that answers every request with an
 // event stream written by fn, whatever its Accept header. The options go
-// to [sse.Serve] unchanged.
+// to [sse.Serve] unchanged; [Context] gives fn the echo.Context. The
+// handler is safe for concurrent use.
 //
 // An error before the stream starts, such as one wrapping
 // [sse.ErrNotFlushable], is returned for echo's HTTP error handler to
 // answer. Once the stream has started the handler returns nil: the error
-// ends the stream and is logged with c.Logger() unless it wraps
-// [sse.ErrClosed].
-func Handler(fn StreamFunc, opts ...sse.Option) echo.HandlerFunc {
+// ends the stream and goes to the reporting of [sse.WithErrorHandler]
+// (logged with slog by default, unless it wraps [sse.ErrClosed]). All the
+// streams of the handler share one report of [sse.ErrNoWriteDeadline].
+func Handler(fn sse.StreamFunc, opts ...sse.Option) echo.HandlerFunc {
+	// A reporting scope of its own, shared by every stream of the
+	// handler; a WithErrorHandler among opts comes later and wins.
+	opts = append([]sse.Option{sse.WithErrorHandler(nil)}, opts...)
 	return func(c echo.Context) error {
 		res := c.Response()
-		err := sse.Serve(responseWriter{res}, c.Request(), fn.bind(c), opts...)
-		if err == nil || !res.Committed {
-			return err
+		req := c.Request()
+		r := req.WithContext(context.WithValue(req.Context(), contextKey{}, c))
+		err := sse.Serve(responseWriter{res}, r, fn, opts...)
+		if res.Committed {
+			return nil // reported by the stream
 		}
-		if !errors.Is(err, sse.ErrClosed) {
-			c.Logger().Error(err)
-		}
-		return nil
+		return err
 	}
 }
 
-// bind returns fn as an [sse.StreamFunc] over c, or nil for a nil fn so
-// that [sse.Serve] reports it.
-func (fn StreamFunc) bind(c echo.Context) sse.StreamFunc {
-	if fn == nil {
+type contextKey struct{}
+
+// Context returns the echo context of the request that s answers, for
+// route parameters (c.Param) and values set by earlier middleware
+// (c.Get), or nil if s is not served by this package. Like any
+// echo.Context it is valid only until the handler returns, that is while
+// the stream's function runs.
+func Context(s *sse.Stream) echo.Context {
+	if s == nil {
 		return nil
 	}
-	return func(s *sse.Stream) error { return fn(c, s) }
+	c, _ := s.Context().Value(contextKey{}).(echo.Context)
+	return c
 }
 
 // responseWriter is an [echo.Response] without its Flush method, which

@@ -1,6 +1,7 @@
 package sseecho_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -36,11 +37,6 @@ func TestMain(m *testing.M) {
 
 func ok(c echo.Context) error { return c.String(http.StatusOK, "ok") }
 
-// bind adapts a callback of the suite to sseecho.
-func bind(fn sse.StreamFunc) sseecho.StreamFunc {
-	return func(_ echo.Context, s *sse.Stream) error { return fn(s) }
-}
-
 // newEcho returns an echo server that logs into log, if not nil.
 func newEcho(log io.Writer) *echo.Echo {
 	e := echo.New()
@@ -58,14 +54,14 @@ func withMiddleware(mw ...echo.MiddlewareFunc) adaptertest.Router {
 	return func(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
 		e := newEcho(nil)
 		e.Use(mw...)
-		e.GET(adaptertest.Path, ok, sseecho.Middleware(bind(fn), opts...))
+		e.GET(adaptertest.Path, ok, sseecho.Middleware(fn, opts...))
 		return e
 	}
 }
 
 func handlerForm(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
 	e := newEcho(nil)
-	e.GET(adaptertest.Path, sseecho.Handler(bind(fn), opts...))
+	e.GET(adaptertest.Path, sseecho.Handler(fn, opts...))
 	return e
 }
 
@@ -86,28 +82,33 @@ func TestMiddlewareStacks(t *testing.T) {
 	for _, logger := range loggers {
 		for _, recover := range []bool{false, true} {
 			for _, gz := range []bool{false, true} {
-				var names []string
-				var mw []echo.MiddlewareFunc
-				encoding := ""
-				if logger.mw != nil {
-					names, mw = append(names, logger.name), append(mw, logger.mw)
+				for _, requestID := range []bool{false, true} {
+					var names []string
+					var mw []echo.MiddlewareFunc
+					encoding := ""
+					if logger.mw != nil {
+						names, mw = append(names, logger.name), append(mw, logger.mw)
+					}
+					if recover {
+						names, mw = append(names, "Recover"), append(mw, middleware.Recover())
+					}
+					if gz {
+						names, mw = append(names, "Gzip"), append(mw, middleware.Gzip())
+						encoding = "gzip"
+					}
+					if requestID {
+						names, mw = append(names, "RequestID"), append(mw, middleware.RequestID())
+					}
+					if len(names) == 0 {
+						names = []string{"None"}
+					}
+					stacks = append(stacks, adaptertest.Stack{
+						Name:       strings.Join(names, "+"),
+						Router:     withMiddleware(mw...),
+						Encoding:   encoding,
+						OKEncoding: encoding,
+					})
 				}
-				if recover {
-					names, mw = append(names, "Recover"), append(mw, middleware.Recover())
-				}
-				if gz {
-					names, mw = append(names, "Gzip"), append(mw, middleware.Gzip())
-					encoding = "gzip"
-				}
-				if len(names) == 0 {
-					names = []string{"None"}
-				}
-				stacks = append(stacks, adaptertest.Stack{
-					Name:       strings.Join(names, "+"),
-					Router:     withMiddleware(mw...),
-					Encoding:   encoding,
-					OKEncoding: encoding,
-				})
 			}
 		}
 	}
@@ -129,7 +130,8 @@ func TestContext(t *testing.T) {
 	e.GET("/rooms/:room/events", func(c echo.Context) error {
 		next.Add(1)
 		return ok(c)
-	}, sseecho.Middleware(func(c echo.Context, s *sse.Stream) error {
+	}, sseecho.Middleware(func(s *sse.Stream) error {
+		c := sseecho.Context(s)
 		return s.Send(sse.Event{Data: c.Param("room") + " " + c.Get("user").(string)})
 	}))
 	s := adaptertest.NewServer(t, e, false)
@@ -147,12 +149,31 @@ func TestContext(t *testing.T) {
 	}
 }
 
+// TestContextElsewhere checks that Context finds no echo context for a
+// stream that echo did not serve.
+func TestContextElsewhere(t *testing.T) {
+	if c := sseecho.Context(nil); c != nil {
+		t.Errorf("Context(nil) = %v, want nil", c)
+	}
+	err := sse.Run(t.Context(), bufio.NewWriter(io.Discard), func(s *sse.Stream) error {
+		if c := sseecho.Context(s); c != nil {
+			t.Errorf("Context of a stream run by sse.Run = %v, want nil", c)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestErrors checks where errors go: before the stream starts, to echo's
-// error handler; after, to the log, and never to a second response.
+// error handler; after, to the core reporting alone, and never to a
+// second response or to echo's logger.
 func TestErrors(t *testing.T) {
 	boom := errors.New("boom")
-	sendThen := func(err error) sseecho.StreamFunc {
-		return func(_ echo.Context, s *sse.Stream) error {
+	gone := fmt.Errorf("send: %w", sse.ErrClosed)
+	sendThen := func(err error) sse.StreamFunc {
+		return func(s *sse.Stream) error {
 			if err := s.Send(sse.Event{Data: "x"}); err != nil {
 				return err
 			}
@@ -160,13 +181,14 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name    string
-		mw      []echo.MiddlewareFunc
-		fn      sseecho.StreamFunc
-		status  int
-		body    string
-		handled error  // the error echo's error handler gets, if any
-		logged  string // what c.Logger() logs, if anything
+		name     string
+		mw       []echo.MiddlewareFunc
+		fn       sse.StreamFunc
+		status   int
+		body     string
+		handled  error  // the error echo's error handler gets, if any
+		reported error  // the error WithErrorHandler gets, if any
+		logged   string // what the default reporting logs, if anything
 	}{
 		{
 			name:    "not flushable",
@@ -176,47 +198,72 @@ func TestErrors(t *testing.T) {
 			body:    `{"message":"Internal Server Error"}` + "\n",
 			handled: sse.ErrNotFlushable,
 		},
-		{name: "after the stream started", fn: sendThen(boom), status: http.StatusOK, body: "data: x\n\n", logged: "boom"},
-		{name: "client gone", fn: sendThen(fmt.Errorf("send: %w", sse.ErrClosed)), status: http.StatusOK, body: "data: x\n\n"},
+		{name: "after the stream started", fn: sendThen(boom), status: http.StatusOK, body: "data: x\n\n", reported: boom, logged: "err=boom"},
+		{name: "client gone", fn: sendThen(gone), status: http.StatusOK, body: "data: x\n\n", reported: gone},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var log syncbuf.Buffer
-			handled := make(chan error, 1)
-			e := newEcho(&log)
-			e.HTTPErrorHandler = func(err error, c echo.Context) {
-				handled <- err
-				e.DefaultHTTPErrorHandler(err, c)
-			}
-			e.Use(tt.mw...)
-			e.GET(adaptertest.Path, sseecho.Handler(tt.fn))
-			s := adaptertest.NewServer(t, e, false)
-			resp := adaptertest.Get(t, t.Context(), s, adaptertest.Path, true)
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != tt.status || string(body) != tt.body {
-				t.Errorf("%s %q, want %d %q", resp.Status, body, tt.status, tt.body)
-			}
-			s.Close()
-			select {
-			case err := <-handled:
-				if tt.handled == nil || !errors.Is(err, tt.handled) {
-					t.Errorf("error handler got %v, want %v", err, tt.handled)
+		for _, custom := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/custom=%v", tt.name, custom), func(t *testing.T) {
+				var echoLog, slogLog syncbuf.Buffer
+				reported := make(chan error, 1)
+				var opts []sse.Option
+				if custom {
+					opts = append(opts, sse.WithErrorHandler(func(_ *http.Request, err error) { reported <- err }))
+				} else {
+					old := slog.Default()
+					slog.SetDefault(slog.New(slog.NewTextHandler(&slogLog, nil)))
+					defer slog.SetDefault(old)
 				}
-			default:
-				if tt.handled != nil {
-					t.Errorf("error handler not called, want %v", tt.handled)
+				handled := make(chan error, 1)
+				e := newEcho(&echoLog)
+				e.HTTPErrorHandler = func(err error, c echo.Context) {
+					handled <- err
+					e.DefaultHTTPErrorHandler(err, c)
 				}
-			}
-			if got := log.String(); !strings.Contains(got, tt.logged) || (tt.logged == "") != (got == "") {
-				t.Errorf("logged %q, want %q", got, tt.logged)
-			}
-			if log := s.Log(); log != "" {
-				t.Errorf("server logged:\n%s", log)
-			}
-		})
+				e.Use(tt.mw...)
+				e.GET(adaptertest.Path, sseecho.Handler(tt.fn, opts...))
+				s := adaptertest.NewServer(t, e, false)
+				resp := adaptertest.Get(t, t.Context(), s, adaptertest.Path, true)
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != tt.status || string(body) != tt.body {
+					t.Errorf("%s %q, want %d %q", resp.Status, body, tt.status, tt.body)
+				}
+				s.Close()
+				select {
+				case err := <-handled:
+					if tt.handled == nil || !errors.Is(err, tt.handled) {
+						t.Errorf("error handler got %v, want %v", err, tt.handled)
+					}
+				default:
+					if tt.handled != nil {
+						t.Errorf("error handler not called, want %v", tt.handled)
+					}
+				}
+				if custom {
+					select {
+					case err := <-reported:
+						if err != tt.reported {
+							t.Errorf("reported %v, want %v", err, tt.reported)
+						}
+					default:
+						if tt.reported != nil {
+							t.Errorf("nothing reported, want %v", tt.reported)
+						}
+					}
+				} else if got := slogLog.String(); !strings.Contains(got, tt.logged) || (tt.logged == "") != (got == "") {
+					t.Errorf("slog logged %q, want %q", got, tt.logged)
+				}
+				if got := echoLog.String(); got != "" {
+					t.Errorf("echo's logger logged %q, want nothing", got)
+				}
+				if log := s.Log(); log != "" {
+					t.Errorf("server logged:\n%s", log)
+				}
+			})
+		}
 	}
 }
 

@@ -1,11 +1,13 @@
 package sseecho_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/eventwire/sse/adapters/echo"
 	sse "github.com/eventwire/sse/core"
@@ -18,8 +20,8 @@ func ExampleMiddleware() {
 	e := echo.New()
 	e.GET("/rooms/:room/events", func(c echo.Context) error {
 		return c.String(http.StatusOK, "ok")
-	}, sseecho.Middleware(func(c echo.Context, s *sse.Stream) error {
-		return s.Send(sse.Event{ID: "1", Data: "hello from " + c.Param("room")})
+	}, sseecho.Middleware(func(s *sse.Stream) error {
+		return s.Send(sse.Event{ID: "1", Data: "hello from " + sseecho.Context(s).Param("room")})
 	}))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
@@ -57,27 +59,38 @@ func ExampleMiddleware() {
 	// ok
 }
 
-// A route that only streams.
+// A route that only streams, fed by a hub: the hub's StreamFunc plugs in
+// directly.
 func ExampleHandler() {
+	hub, err := sse.NewHub()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer hub.Close()
 	e := echo.New()
-	e.GET("/events", sseecho.Handler(func(c echo.Context, s *sse.Stream) error {
-		return s.Send(sse.Event{Type: "greeting", Data: "hello"})
-	}))
+	e.GET("/news", sseecho.Handler(hub.Stream("news")))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 
-	resp, err := http.Get(srv.URL + "/events")
+	resp, err := http.Get(srv.URL + "/news")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer resp.Body.Close()
+	fmt.Println(resp.Header.Get("Content-Type"))
+	// The stream subscribes once its headers are sent.
+	for hub.Stats().Subscribers == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := hub.Publish(context.Background(), sse.Event{Type: "headline", Data: "extra!"}, "news"); err != nil {
+		log.Fatal(err)
+	}
 	ev, err := sse.NewDecoder(resp.Body).Next()
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(resp.Header.Get("Content-Type"))
 	fmt.Println(ev.Type, ev.Data)
 	// Output:
 	// text/event-stream
-	// greeting hello
+	// headline extra!
 }

@@ -3,26 +3,31 @@
 //
 // [Middleware] streams to clients that accept text/event-stream and aborts
 // the chain, and calls c.Next() for every other request; [Handler] streams
-// to every request. The callback, a [StreamFunc], gets the *gin.Context
-// along with the stream, so route parameters and values set by earlier
-// middleware (c.Param, c.Get) are at hand.
+// to every request. The callback is a plain [sse.StreamFunc], so
+// [sse.Hub.Stream] plugs in directly:
+//
+//	r.GET("/news", ssegin.Handler(hub.Stream("news")))
+//
+// and [Context] reaches the *gin.Context from the stream, for route
+// parameters and values set by earlier middleware (c.Param, c.Get).
 //
 // One path that streams to EventSource clients and answers "ok" to
 // anything else:
 //
 //	r := gin.New()
 //	r.Use(gin.Logger(), gin.Recovery())
-//	r.GET("/events", ssegin.Middleware(events), func(c *gin.Context) {
+//	r.GET("/rooms/:room/events", ssegin.Middleware(events), func(c *gin.Context) {
 //		c.String(http.StatusOK, "ok")
 //	})
 //
-// where events is a [StreamFunc]:
+// where events is an [sse.StreamFunc]:
 //
-//	func events(c *gin.Context, s *sse.Stream) error {
+//	func events(s *sse.Stream) error {
+//		room := ssegin.Context(s).Param("room")
 //		id := 0
 //		return s.Every(2*time.Second, func() error {
 //			id++
-//			return s.Send(sse.Event{ID: strconv.Itoa(id), Data: "hello"})
+//			return s.Send(sse.Event{ID: strconv.Itoa(id), Data: "hello " + room})
 //		})
 //	}
 //
@@ -31,9 +36,11 @@
 // A stream that cannot start is answered with a 500 status and its error
 // is added to the context with c.AbortWithError, where gin.Logger and
 // error-handling middleware see it. Once the stream has started its
-// status is sent, so an error the callback returns only ends the stream;
-// it is added with c.Error unless it wraps [sse.ErrClosed] (the client
-// went away or stopped reading).
+// status is sent, so an error the callback returns only ends the stream.
+// It goes to the reporting of [sse.WithErrorHandler], which logs it with
+// slog's default logger unless it wraps [sse.ErrClosed] (the client went
+// away or stopped reading) or the option says otherwise, and it is added
+// with c.Error unless it wraps sse.ErrClosed.
 //
 // # Middleware
 //
@@ -42,7 +49,9 @@
 // compresses the stream, and its writer hides the connection from
 // [http.ResponseController] (it has no Unwrap method), so behind it the
 // per-write deadline of [sse.WithWriteTimeout] cannot be set and a client
-// that stops reading is not dropped. Exclude the streaming path from it:
+// that stops reading is not dropped; the handler reports
+// [sse.ErrNoWriteDeadline] once, with its first stream. Exclude the
+// streaming path from it:
 //
 //	r.Use(gzip.Gzip(gzip.DefaultCompression, gzip.WithExcludedPaths([]string{"/events"})))
 //

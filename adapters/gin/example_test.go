@@ -1,11 +1,14 @@
 package ssegin_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/eventwire/sse/adapters/gin"
 	sse "github.com/eventwire/sse/core"
@@ -19,7 +22,8 @@ func ExampleMiddleware() {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(func(c *gin.Context) { c.Set("user", "ada") })
-	r.GET("/rooms/:room/events", ssegin.Middleware(func(c *gin.Context, s *sse.Stream) error {
+	r.GET("/rooms/:room/events", ssegin.Middleware(func(s *sse.Stream) error {
+		c := ssegin.Context(s)
 		return s.Send(sse.Event{ID: "1", Data: "hello " + c.GetString("user") + " in " + c.Param("room")})
 	}), func(c *gin.Context) {
 		c.String(http.StatusOK, "ok")
@@ -60,13 +64,54 @@ func ExampleMiddleware() {
 	// ok
 }
 
-// A route that only streams.
+// A route that only streams, fed by a hub: the hub's StreamFunc plugs in
+// directly.
 func ExampleHandler() {
 	gin.SetMode(gin.ReleaseMode)
+	hub, err := sse.NewHub()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer hub.Close()
 	r := gin.New()
-	r.GET("/events", ssegin.Handler(func(c *gin.Context, s *sse.Stream) error {
-		return s.Send(sse.Event{Type: "greeting", Data: "hello"})
-	}))
+	r.GET("/news", ssegin.Handler(hub.Stream("news")))
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/news")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.Header.Get("Content-Type"))
+	// The stream subscribes once its headers are sent.
+	for hub.Stats().Subscribers == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := hub.Publish(context.Background(), sse.Event{Type: "headline", Data: "extra!"}, "news"); err != nil {
+		log.Fatal(err)
+	}
+	ev, err := sse.NewDecoder(resp.Body).Next()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ev.Type, ev.Data)
+	// Output:
+	// text/event-stream
+	// headline extra!
+}
+
+// Errors after the stream has started go to the error handler, here a
+// counter beside the default log.
+func ExampleHandler_errorHandler() {
+	gin.SetMode(gin.ReleaseMode)
+	failed := make(chan error, 1)
+	r := gin.New()
+	r.GET("/events", ssegin.Handler(func(s *sse.Stream) error {
+		return s.Send(sse.Event{ID: "line\nbreak", Data: "x"})
+	}, sse.WithErrorHandler(func(r *http.Request, err error) {
+		failed <- fmt.Errorf("%s %s: %w", r.Method, r.URL.Path, err)
+	})))
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 
@@ -74,14 +119,9 @@ func ExampleHandler() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer resp.Body.Close()
-	ev, err := sse.NewDecoder(resp.Body).Next()
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(resp.Header.Get("Content-Type"))
-	fmt.Println(ev.Type, ev.Data)
+	resp.Body.Close()
+	err = <-failed
+	fmt.Println(errors.Is(err, sse.ErrInvalidID))
 	// Output:
-	// text/event-stream
-	// greeting hello
+	// true
 }

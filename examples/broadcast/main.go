@@ -56,7 +56,7 @@ func run(flags demo.Flags) error {
 	mux.HandleFunc("GET /{$}", demo.ServePage)
 	mux.Handle("GET /events", sse.Handler(hub.Stream(topic)))
 	mux.Handle("POST /publish", publish(hub))
-	// The server's shutdown cancels the streams' base context, so every
+	// The server's shutdown ends every stream (sse.EndOnShutdown), so every
 	// subscription ends before it returns; then the ticker and the hub go.
 	err = demo.ListenAndServe(flags.Addr, mux)
 	stop()

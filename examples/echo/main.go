@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/eventwire/sse/adapters/echo"
-	sse "github.com/eventwire/sse/core"
 	"github.com/eventwire/sse/examples/internal/demo"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -19,10 +18,9 @@ func main() {
 	e := echo.New()
 	e.Use(middleware.RequestLogger(), middleware.Recover())
 	e.GET("/", echo.WrapHandler(http.HandlerFunc(demo.ServePage)))
-	events := func(_ echo.Context, s *sse.Stream) error { return flags.Events(s) }
 	e.GET("/events", func(c echo.Context) error {
 		return c.String(http.StatusOK, "ok")
-	}, sseecho.Middleware(events))
+	}, sseecho.Middleware(flags.Events))
 	if err := demo.ListenAndServe(flags.Addr, e); err != nil {
 		log.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/eventwire/sse/adapters/gin"
-	sse "github.com/eventwire/sse/core"
 	"github.com/eventwire/sse/examples/internal/demo"
 	"github.com/gin-gonic/gin"
 )
@@ -19,8 +18,7 @@ func main() {
 	r := gin.New()
 	r.Use(gin.Logger(), gin.Recovery())
 	r.GET("/", gin.WrapF(demo.ServePage))
-	events := func(_ *gin.Context, s *sse.Stream) error { return flags.Events(s) }
-	r.GET("/events", ssegin.Middleware(events), func(c *gin.Context) {
+	r.GET("/events", ssegin.Middleware(flags.Events), func(c *gin.Context) {
 		c.String(http.StatusOK, "ok")
 	})
 	if err := demo.ListenAndServe(flags.Addr, r); err != nil {

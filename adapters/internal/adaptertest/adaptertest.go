@@ -310,6 +310,7 @@ func testOptions(t *testing.T, r Router) {
 			t.Run("Heartbeat", func(t *testing.T) { t.Parallel(); testHeartbeat(t, r, h2) })
 			t.Run("WriteTimeout", func(t *testing.T) { t.Parallel(); WriteTimeout(t, r, h2) })
 			t.Run("Disconnect", func(t *testing.T) { t.Parallel(); testDisconnect(t, r, h2) })
+			t.Run("ErrorHandler", func(t *testing.T) { t.Parallel(); testErrorHandler(t, r, h2) })
 		})
 	}
 }
@@ -395,6 +396,44 @@ func WriteTimeout(t *testing.T, r Router, h2 bool) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a client that stopped reading was not dropped within 5s")
+	}
+}
+
+// testErrorHandler checks that sse.WithErrorHandler gets the error that
+// the callback returns after the stream started, with the request, once
+// for each stream, and nothing else: the router's writer takes the write
+// deadline.
+func testErrorHandler(t *testing.T, r Router, h2 bool) {
+	const streams = 2
+	boom := errors.New("boom")
+	reported := make(chan error, 16)
+	s := NewServer(t, r(func(s *sse.Stream) error {
+		if err := s.Send(sse.Event{Data: "x"}); err != nil {
+			return err
+		}
+		return boom
+	}, sse.WithErrorHandler(func(req *http.Request, err error) {
+		if req == nil || req.URL.Path != Path {
+			err = fmt.Errorf("for request %v: %w", req, err)
+		}
+		reported <- err
+	})), h2)
+	for range streams {
+		resp := Get(t, t.Context(), s, Path, true)
+		CheckStream(t, resp)
+		body, err := io.ReadAll(Body(t, resp))
+		if err != nil || string(body) != "data: x\n\n" {
+			t.Errorf("stream %q, %v; want %q", body, err, "data: x\n\n")
+		}
+	}
+	s.Close() // every handler has returned
+	close(reported)
+	var got []error
+	for err := range reported {
+		got = append(got, err)
+	}
+	if len(got) != streams || got[0] != boom || got[1] != boom {
+		t.Errorf("reported %v, want boom for each of %d streams", got, streams)
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package demo holds what the example servers share: the page that shows
-// the events live, the brief's event loop and the command line.
+// the events live, the demo's event loop and the command line.
 package demo
 
 import (
@@ -57,7 +57,7 @@ func ParseFlags() Flags {
 	return f
 }
 
-// Events is the brief's stream: an event "message" with data "hello" and
+// Events is the demo's stream: an event "message" with data "hello" and
 // an increasing ID every f.Interval, resuming after the client's last ID
 // when it reconnects. The ticker stops when the client goes away.
 func (f Flags) Events(s *sse.Stream) error {
@@ -69,13 +69,19 @@ func (f Flags) Events(s *sse.Stream) error {
 }
 
 // ListenAndServe serves h on addr until an interrupt or SIGTERM, then
-// shuts down. The
-// streams' base context is canceled on shutdown, so open streams end and
-// Shutdown does not wait for them forever.
+// shuts down. The server has the settings a server with stream routes
+// needs: sse.EndOnShutdown, so that Shutdown ends the open streams instead
+// of waiting for them; ReadHeaderTimeout and IdleTimeout, so that clients
+// that send nothing are let go; and no WriteTimeout, which would end every
+// stream after that time (each stream has its own per-write deadline).
 func ListenAndServe(addr string, h http.Handler) error {
-	base, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{Addr: addr, Handler: h, BaseContext: func(net.Listener) context.Context { return base }}
-	srv.RegisterOnShutdown(cancel)
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	sse.EndOnShutdown(srv)
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
