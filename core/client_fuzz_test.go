@@ -92,6 +92,7 @@ func FuzzClient(f *testing.F) {
 	f.Add([]byte("\x00\x0aid: a\x01b\n\n\x00\x00"))
 	f.Add([]byte("\x00\x12\xEF\xBB\xBFretry: 5\rdata: x\r\r\x07\x00"))
 	f.Add([]byte("\x00\x0bdata: x\r\n\r\n\x06\x03404"))
+	f.Add([]byte("\x80\x11data: a\n\ndata: b\n\x00\x09data: c\n\n"))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		script := parseFuzzScript(p)
 		ft := &fuzzTransport{script: script}

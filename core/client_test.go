@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -52,7 +53,7 @@ func (s *script) requests() []seen {
 	return append([]seen(nil), s.reqs...)
 }
 
-// serve starts a server running steps and returns it with its script.
+// serveScript starts a server running steps and returns it with its script.
 func serveScript(t *testing.T, steps ...http.HandlerFunc) (*httptest.Server, *script) {
 	t.Helper()
 	s := &script{steps: steps}
@@ -66,6 +67,17 @@ func body(b string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, b)
+	}
+}
+
+// cut answers with an event stream of b and then breaks the connection,
+// as a network failure would.
+func cut(b string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, b)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
 	}
 }
 
@@ -195,6 +207,22 @@ func TestClientReadsLikeEventSource(t *testing.T) {
 				t.Errorf("delays %v, want %v", w.get(), c.delays)
 			}
 		})
+	}
+}
+
+// TestClientCutMidEvent checks that an event cut by a network failure is
+// never delivered, in part or joined with the next connection's lines.
+func TestClientCutMidEvent(t *testing.T) {
+	srv, sc := serveScript(t, cut("id: 1\ndata: a\n\nid: 2\ndata: b\ndata: par"), body("tial\n\ndata: c\n\n"))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the aborted handler
+	var w waits
+	got, err := collect(Events(srv.Client(), get(t, srv.URL), w.option()))
+	want := []Event{{ID: "1", Type: "message", Data: "a"}, {ID: "1", Type: "message", Data: "c"}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("events =\n%s\nerror %v; want\n%s", formatEvents(got), err, formatEvents(want))
+	}
+	if id := sc.requests()[1].header.Get("Last-Event-ID"); id != "1" {
+		t.Errorf("reconnected with Last-Event-ID %q, want 1", id)
 	}
 }
 
