@@ -98,7 +98,7 @@ func BenchmarkSend(b *testing.B) {
 		b.Run(tt.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tt.ev.Data)))
-			err := Run(b.Context(), discardFlusher{}, func(s *Stream) error {
+			err := StreamTo(b.Context(), discardFlusher{}, func(s *Stream) error {
 				for b.Loop() {
 					if err := s.Send(tt.ev); err != nil {
 						return err
@@ -117,7 +117,7 @@ func BenchmarkSend(b *testing.B) {
 			Symbol string  `json:"symbol"`
 			Price  float64 `json:"price"`
 		}{"ACME", 101.25}
-		err := Run(b.Context(), discardFlusher{}, func(s *Stream) error {
+		err := StreamTo(b.Context(), discardFlusher{}, func(s *Stream) error {
 			for i := 0; b.Loop(); i++ {
 				if err := s.Send(Event{ID: strconv.Itoa(i), JSON: v}); err != nil {
 					return err

@@ -106,7 +106,7 @@ func TestClientHubRestarts(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer hub.Close()
-			rs := newRestartable(t, Handler(hub.Stream("t"), WithHeartbeat(0)), h2)
+			rs := newRestartable(t, Handler(hub.StreamFunc("t"), WithHeartbeat(0)), h2)
 			client, url := rs.client()
 
 			// The client starts from a known ID, so that even its first
@@ -221,7 +221,7 @@ func TestClientHubReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hub.Close()
-	rs := newRestartable(t, Handler(hub.Stream("t"), WithHeartbeat(0)), false)
+	rs := newRestartable(t, Handler(hub.StreamFunc("t"), WithHeartbeat(0)), false)
 	client, url := rs.client()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -156,7 +156,7 @@ func TestClientFaultProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hub.Close()
-	srv := httptest.NewServer(Handler(hub.Stream("t"), WithHeartbeat(15*time.Millisecond)))
+	srv := httptest.NewServer(Handler(hub.StreamFunc("t"), WithHeartbeat(15*time.Millisecond)))
 	defer srv.Close()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("proxy seed %d", seed)

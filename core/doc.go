@@ -40,7 +40,7 @@
 // client that reconnects replays what it missed:
 //
 //	hub, _ := sse.NewHub()
-//	http.Handle("/news", sse.Handler(hub.Stream("news")))
+//	http.Handle("/news", sse.Handler(hub.StreamFunc("news")))
 //	hub.Publish(ctx, sse.Event{Data: "extra!"}, "news")
 //
 // The hub's log is a [Backend]: in memory by default, or shared by several

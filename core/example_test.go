@@ -106,10 +106,10 @@ func ExampleServe() {
 	//
 }
 
-// Run writes a stream to any flushing writer, here standard output.
-func ExampleRun() {
+// StreamTo writes a stream to any flushing writer, here standard output.
+func ExampleStreamTo() {
 	out := bufio.NewWriter(os.Stdout)
-	err := sse.Run(context.Background(), out, func(s *sse.Stream) error {
+	err := sse.StreamTo(context.Background(), out, func(s *sse.Stream) error {
 		if err := s.Send(sse.Event{Comment: "two events follow"}); err != nil {
 			return err
 		}

@@ -93,7 +93,7 @@ func TestHubDropsClientThatStopsReading(t *testing.T) {
 				hub := newTestHub(t, tt.hubOpts...)
 				var active atomic.Int32
 				opts := append([]Option{WithWriteTimeout(stuckWriteTimeout), WithHeartbeat(0)}, tt.opts...)
-				ls := startLiveServer(t, p.http2, countHandlers(Handler(hub.Stream("t"), opts...), &active), nil)
+				ls := startLiveServer(t, p.http2, countHandlers(Handler(hub.StreamFunc("t"), opts...), &active), nil)
 				if tt.lastID != "" {
 					for i := range 200 {
 						hubPublish(t, hub, Event{ID: strconv.Itoa(i), Data: bigData}, "t")
@@ -139,7 +139,7 @@ func TestHubSlowPolicyWithoutDeadline(t *testing.T) {
 	const queue = 8
 	leaktest.Check(t)
 	hub := newTestHub(t, WithQueueSize(queue))
-	h := Handler(hub.Stream("t"), WithHeartbeat(0))
+	h := Handler(hub.StreamFunc("t"), WithHeartbeat(0))
 	ls := startLiveServer(t, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(noDeadlineResponse{w}, r)
 	}), nil)
@@ -169,7 +169,7 @@ func TestHubShutdownAbortsWriteInProgress(t *testing.T) {
 			hub := newTestHub(t, WithQueueSize(1024))
 			var active atomic.Int32
 			// A minute of write timeout: Shutdown must not wait for it.
-			ls := startLiveServer(t, p.http2, countHandlers(Handler(hub.Stream("t"), WithWriteTimeout(time.Minute), WithHeartbeat(0)), &active), nil)
+			ls := startLiveServer(t, p.http2, countHandlers(Handler(hub.StreamFunc("t"), WithWriteTimeout(time.Minute), WithHeartbeat(0)), &active), nil)
 			reader, err := openHubStream(ls.client, ls.URL+"/", "")
 			if err != nil {
 				t.Fatal(err)
@@ -213,7 +213,7 @@ func TestHEADIsNeverAStream(t *testing.T) {
 			hub := newTestHub(t, WithHooks(Hooks{Connect: func(*Stream, []string) { connects.Add(1) }}))
 			var active atomic.Int32
 			mux := http.NewServeMux()
-			mux.Handle("/events", countHandlers(Handler(hub.Stream("t")), &active))
+			mux.Handle("/events", countHandlers(Handler(hub.StreamFunc("t")), &active))
 			mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 			ls := startLiveServer(t, p.http2, mux, nil)
 

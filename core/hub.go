@@ -160,9 +160,9 @@ func (h *Hub) Subscribe(s *Stream, topics ...string) error {
 	return nil
 }
 
-// Stream returns a [StreamFunc] that subscribes its stream to topics: the
+// StreamFunc returns a [StreamFunc] that subscribes its stream to topics: the
 // one-liner that serves a hub's topics with [Handler] or any adapter.
-func (h *Hub) Stream(topics ...string) StreamFunc {
+func (h *Hub) StreamFunc(topics ...string) StreamFunc {
 	return func(s *Stream) error { return h.Subscribe(s, topics...) }
 }
 

@@ -21,7 +21,7 @@ func ExampleHub() {
 		fmt.Println(err)
 		return
 	}
-	srv := httptest.NewUnstartedServer(sse.Handler(hub.Stream("news")))
+	srv := httptest.NewUnstartedServer(sse.Handler(hub.StreamFunc("news")))
 	srv.Config.RegisterOnShutdown(func() { hub.Shutdown(context.Background()) })
 	srv.Start()
 	defer srv.Close()
@@ -65,14 +65,14 @@ func ExampleHub() {
 // A client that reconnects with the ID of the last event it saw (as
 // EventSource does, in the Last-Event-ID header) first receives the events
 // it missed, from the hub's history.
-func ExampleHub_Stream() {
+func ExampleHub_StreamFunc() {
 	hub, err := sse.NewHub()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer hub.Close()
-	srv := httptest.NewServer(sse.Handler(hub.Stream("scores")))
+	srv := httptest.NewServer(sse.Handler(hub.StreamFunc("scores")))
 	defer srv.Close()
 
 	ctx := context.Background()

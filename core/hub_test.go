@@ -219,7 +219,7 @@ func startHubServer(t *testing.T, hub *Hub, wrap func(http.ResponseWriter, *http
 			w = wrap(w, r)
 		}
 		topics := strings.Split(r.URL.Query().Get("t"), ",")
-		Handler(hub.Stream(topics...), WithHeartbeat(0)).ServeHTTP(w, r)
+		Handler(hub.StreamFunc(topics...), WithHeartbeat(0)).ServeHTTP(w, r)
 	}))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.Start()
@@ -371,7 +371,7 @@ func (w hubCountingResponse) Write(p []byte) (int, error) {
 
 func (w hubCountingResponse) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// hubSink is the FlushWriter of a stream run with [Run]: its writes pass a
+// hubSink is the FlushWriter of a stream run with [StreamTo]: its writes pass a
 // gate and go into a pipe that a hubReader reads. It counts flushes and
 // keeps every buffer written to it.
 type hubSink struct {
@@ -398,13 +398,13 @@ func (s *hubSink) Flush() error {
 	return nil
 }
 
-// hubRun is a stream run by [Run] over a hubSink, read by a hubReader.
+// hubRun is a stream run by [StreamTo] over a hubSink, read by a hubReader.
 type hubRun struct {
 	*hubReader
 	sink   *hubSink
 	cancel context.CancelFunc
-	ended  chan struct{} // closed when Run has returned
-	runErr error         // what Run returned; read once ended is closed
+	ended  chan struct{} // closed when StreamTo has returned
+	runErr error         // what StreamTo returned; read once ended is closed
 }
 
 // runHub runs fn on a stream of its own until the test ends or cancel is
@@ -421,7 +421,7 @@ func runHub(t *testing.T, fn StreamFunc) *hubRun {
 	}
 	go func() {
 		defer close(r.ended)
-		r.runErr = Run(ctx, r.sink, fn, WithHeartbeat(0))
+		r.runErr = StreamTo(ctx, r.sink, fn, WithHeartbeat(0))
 		pw.Close()
 	}()
 	t.Cleanup(func() {
@@ -430,21 +430,21 @@ func runHub(t *testing.T, fn StreamFunc) *hubRun {
 		select {
 		case <-r.ended:
 		case <-time.After(hubWait):
-			t.Errorf("Run did not return within %v of its context's end", hubWait)
+			t.Errorf("StreamTo did not return within %v of its context's end", hubWait)
 		}
 		r.stop()
 	})
 	return r
 }
 
-// wait waits for Run to return and returns its error.
+// wait waits for StreamTo to return and returns its error.
 func (r *hubRun) wait(t *testing.T) error {
 	t.Helper()
 	select {
 	case <-r.ended:
 		return r.runErr
 	case <-time.After(hubWait):
-		t.Fatalf("Run did not return within %v", hubWait)
+		t.Fatalf("StreamTo did not return within %v", hubWait)
 		return nil
 	}
 }
@@ -567,7 +567,7 @@ func TestHubEncodesJSONOnce(t *testing.T) {
 func TestHubSharesEncodedFrames(t *testing.T) {
 	leaktest.Check(t)
 	hub := newTestHub(t)
-	subs := []*hubRun{runHub(t, hub.Stream("t")), runHub(t, hub.Stream("t"))}
+	subs := []*hubRun{runHub(t, hub.StreamFunc("t")), runHub(t, hub.StreamFunc("t"))}
 	hubWaitSubscribers(t, hub, len(subs))
 
 	const events = 3
@@ -685,7 +685,7 @@ func TestHubDisconnectSlow(t *testing.T) {
 			disconnects = append(disconnects, err)
 		}}),
 	)
-	s := runHub(t, hub.Stream("t"))
+	s := runHub(t, hub.StreamFunc("t"))
 	hubWaitSubscribers(t, hub, 1)
 
 	s.sink.gate.hold()
@@ -700,7 +700,7 @@ func TestHubDisconnectSlow(t *testing.T) {
 	s.sink.gate.release(nil)
 
 	if err := s.wait(t); err != nil {
-		t.Errorf("Run = %v, want nil (Subscribe returns nil once it has started)", err)
+		t.Errorf("StreamTo = %v, want nil (Subscribe returns nil once it has started)", err)
 	}
 	evs, end := s.rest(t)
 	if got, want := hubSummary(evs), []string{"1=written"}; !slices.Equal(got, want) || end != io.EOF {
@@ -886,7 +886,7 @@ func TestHubSlowCountersWhenWriteFails(t *testing.T) {
 					ends = append(ends, err)
 				},
 			}))
-			s := runHub(t, hub.Stream("t"))
+			s := runHub(t, hub.StreamFunc("t"))
 			hubWaitSubscribers(t, hub, 1)
 			s.sink.gate.hold()
 			hubPublish(t, hub, Event{Data: "1"}, "t")
@@ -921,7 +921,7 @@ func TestHubDisconnectsClientThatNeverReads(t *testing.T) {
 	leaktest.Check(t)
 	hub := newTestHub(t, WithQueueSize(queue))
 	var busy atomic.Int32
-	h := Handler(hub.Stream("t"), WithWriteTimeout(time.Minute), WithHeartbeat(0))
+	h := Handler(hub.StreamFunc("t"), WithWriteTimeout(time.Minute), WithHeartbeat(0))
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(hubBusyResponse{w, &busy}, r)
 	}))
@@ -989,7 +989,7 @@ func TestHubBatchesQueuedFrames(t *testing.T) {
 	const events = 10
 	leaktest.Check(t)
 	hub := newTestHub(t)
-	s := runHub(t, hub.Stream("t"))
+	s := runHub(t, hub.StreamFunc("t"))
 	hubWaitSubscribers(t, hub, 1) // the stream has opened: its one flush is done
 	opened := s.sink.flushes.Load()
 
@@ -1292,7 +1292,7 @@ func TestHubShutdownManyStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: Handler(hub.Stream("t")), ErrorLog: log.New(io.Discard, "", 0)}
+	srv := &http.Server{Handler: Handler(hub.StreamFunc("t")), ErrorLog: log.New(io.Discard, "", 0)}
 	srv.RegisterOnShutdown(func() { hub.Shutdown(context.Background()) }) // as Hub.Shutdown's doc says
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -1386,7 +1386,7 @@ func TestHubShutdownManyStreams(t *testing.T) {
 	if err := hub.Publish(context.Background(), Event{Data: "late"}, "t"); !errors.Is(err, ErrHubClosed) {
 		t.Errorf("Publish after Shutdown = %v, want ErrHubClosed", err)
 	}
-	if err := Run(context.Background(), &hubSink{gate: newHubGate()}, hub.Stream("t")); !errors.Is(err, ErrHubClosed) {
+	if err := StreamTo(context.Background(), &hubSink{gate: newHubGate()}, hub.StreamFunc("t")); !errors.Is(err, ErrHubClosed) {
 		t.Errorf("Subscribe after Shutdown = %v, want ErrHubClosed", err)
 	}
 	if st := hub.Stats(); st.Subscribers != 0 {
@@ -1406,8 +1406,8 @@ func TestHubShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idle := runHub(t, hub.Stream("a"))
-	stuck := runHub(t, hub.Stream("b"))
+	idle := runHub(t, hub.StreamFunc("a"))
+	stuck := runHub(t, hub.StreamFunc("b"))
 	hubWaitSubscribers(t, hub, 2)
 	stuck.sink.gate.hold()
 	hubPublish(t, hub, Event{Data: "x"}, "b")
@@ -1420,7 +1420,7 @@ func TestHubShutdown(t *testing.T) {
 		t.Errorf("Shutdown with a stream stuck in a write = %v, want the context's error", err)
 	}
 	if err := idle.wait(t); err != nil {
-		t.Errorf("Run of an idle stream after Shutdown = %v, want nil", err)
+		t.Errorf("StreamTo of an idle stream after Shutdown = %v, want nil", err)
 	}
 	if evs, end := idle.rest(t); len(evs) != 0 || end != io.EOF {
 		t.Errorf("idle stream: %q then %v, want a clean end", hubSummary(evs), end)
@@ -1430,7 +1430,7 @@ func TestHubShutdown(t *testing.T) {
 		t.Errorf("Shutdown once the write is done = %v, want nil", err)
 	}
 	if err := stuck.wait(t); err != nil {
-		t.Errorf("Run of the stuck stream = %v, want nil", err)
+		t.Errorf("StreamTo of the stuck stream = %v, want nil", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -1494,8 +1494,8 @@ func TestHubStats(t *testing.T) {
 	if st := hub.Stats(); st != (Stats{}) {
 		t.Errorf("Stats of a new hub = %+v, want zero", st)
 	}
-	slow := runHub(t, hub.Stream("a"))
-	fast := runHub(t, hub.Stream("a", "b"))
+	slow := runHub(t, hub.StreamFunc("a"))
+	fast := runHub(t, hub.StreamFunc("a", "b"))
 	hubWaitSubscribers(t, hub, 2)
 
 	slow.sink.gate.hold()
@@ -1523,13 +1523,13 @@ func TestHubStats(t *testing.T) {
 func TestHubRefusesInvalid(t *testing.T) {
 	leaktest.Check(t)
 	hub := newTestHub(t)
-	c := runHub(t, hub.Stream("t"))
+	c := runHub(t, hub.StreamFunc("t"))
 	hubWaitSubscribers(t, hub, 1)
 
 	if err := hub.Publish(context.Background(), Event{Data: "x"}); !errors.Is(err, ErrNoTopic) {
 		t.Errorf("Publish without a topic = %v, want ErrNoTopic", err)
 	}
-	if err := Run(context.Background(), &hubSink{gate: newHubGate()}, hub.Stream()); !errors.Is(err, ErrNoTopic) {
+	if err := StreamTo(context.Background(), &hubSink{gate: newHubGate()}, hub.StreamFunc()); !errors.Is(err, ErrNoTopic) {
 		t.Errorf("Subscribe without a topic = %v, want ErrNoTopic", err)
 	}
 
@@ -1562,7 +1562,7 @@ func TestHubRefusesInvalid(t *testing.T) {
 			if _, err := tt.ev.AppendText(nil); !errors.Is(err, tt.want) {
 				t.Fatalf("AppendText = %v, want %v", err, tt.want)
 			}
-			if err := Run(context.Background(), &hubSink{gate: newHubGate()}, func(s *Stream) error { return s.Send(tt.ev) }); !errors.Is(err, tt.want) {
+			if err := StreamTo(context.Background(), &hubSink{gate: newHubGate()}, func(s *Stream) error { return s.Send(tt.ev) }); !errors.Is(err, tt.want) {
 				t.Errorf("Send = %v, want %v like AppendText", err, tt.want)
 			}
 			if err := hub.Publish(context.Background(), tt.ev, "t"); !errors.Is(err, tt.want) {
@@ -1856,7 +1856,7 @@ func TestHubLetsGoOfSentFrames(t *testing.T) {
 	w := &signalWriter{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
-	go func() { defer close(ran); Run(ctx, w, hub.Stream("t"), WithHeartbeat(0)) }()
+	go func() { defer close(ran); StreamTo(ctx, w, hub.StreamFunc("t"), WithHeartbeat(0)) }()
 	defer func() { cancel(); <-ran }()
 	await := func(flushes int64, what string) {
 		t.Helper()

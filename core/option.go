@@ -79,7 +79,7 @@ func WithRetry(d time.Duration) Option {
 // started, when its status has been sent and no error response can follow:
 // the non-nil error the [StreamFunc] returns, and an error wrapping
 // [ErrNoWriteDeadline] when the response writer cannot take the write
-// deadline. fn gets the request the stream answers, nil for [Run]. It runs
+// deadline. fn gets the request the stream answers, nil for [StreamTo]. It runs
 // on the handler's goroutine once the stream has ended (for
 // ErrNoWriteDeadline, as it opens), so it should not block; streams of
 // one handler may call it concurrently. [Serve] still returns the error.

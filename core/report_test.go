@@ -58,7 +58,7 @@ func TestErrorHandler(t *testing.T) {
 	boom := errors.New("boom")
 	gone := fmt.Errorf("send: %w", ErrClosed)
 	// Each way to run a stream, returning fn's error and the request the
-	// stream answered (nil for Run).
+	// stream answered (nil for StreamTo).
 	runs := []struct {
 		name string
 		run  func(fn StreamFunc, opts ...Option) (error, *http.Request)
@@ -76,8 +76,8 @@ func TestErrorHandler(t *testing.T) {
 			}, opts...).ServeHTTP(flushRecorder{httptest.NewRecorder()}, r)
 			return got, r
 		}},
-		{"Run", func(fn StreamFunc, opts ...Option) (error, *http.Request) {
-			return Run(context.Background(), bufio.NewWriter(io.Discard), fn, opts...), nil
+		{"StreamTo", func(fn StreamFunc, opts ...Option) (error, *http.Request) {
+			return StreamTo(context.Background(), bufio.NewWriter(io.Discard), fn, opts...), nil
 		}},
 	}
 	results := []struct {
@@ -123,7 +123,7 @@ func TestErrorHandler(t *testing.T) {
 				if res.log == "" && got != "" || !strings.Contains(got, res.log) {
 					t.Errorf("logged %q, want %q", got, res.log)
 				}
-				if want := "method=GET path=/events"; res.log != "" && run.name != "Run" && !strings.Contains(got, want) {
+				if want := "method=GET path=/events"; res.log != "" && run.name != "StreamTo" && !strings.Contains(got, want) {
 					t.Errorf("logged %q, want it to contain %q", got, want)
 				}
 			})
@@ -140,7 +140,7 @@ func TestErrorHandler(t *testing.T) {
 	t.Run("nil handler restores the default", func(t *testing.T) {
 		log := logToBuffer(t)
 		var rp reported
-		Run(context.Background(), bufio.NewWriter(io.Discard), func(*Stream) error { return boom },
+		StreamTo(context.Background(), bufio.NewWriter(io.Discard), func(*Stream) error { return boom },
 			WithErrorHandler(rp.handle), WithErrorHandler(nil))
 		if _, errs := rp.all(); len(errs) != 0 || !strings.Contains(log.String(), "err=boom") {
 			t.Errorf("handler got %v, logged %q; want the default to log boom", errs, log)
@@ -239,7 +239,7 @@ func TestNoWriteDeadline(t *testing.T) {
 	}
 	t.Run("Run", func(t *testing.T) {
 		var rp reported
-		if err := Run(context.Background(), bufio.NewWriter(io.Discard), send, WithErrorHandler(rp.handle)); err != nil {
+		if err := StreamTo(context.Background(), bufio.NewWriter(io.Discard), send, WithErrorHandler(rp.handle)); err != nil {
 			t.Fatal(err)
 		}
 		if _, errs := rp.all(); len(errs) != 0 {

@@ -171,14 +171,14 @@ func EndOnShutdown(srv *http.Server) {
 	srv.RegisterOnShutdown(cancel)
 }
 
-// Run writes an event stream to a plain writer, for uses outside HTTP and
+// StreamTo writes an event stream to a plain writer, for uses outside HTTP and
 // for tests: it calls fn with a stream over w on the calling goroutine and
 // returns fn's error. The stream ends when fn returns or ctx ends. The
 // options work as for [Serve]; the stream has no request and no last event
 // ID, and the error handler of [WithErrorHandler] gets a nil request. A
 // writer without a SetWriteDeadline method is written without a deadline,
 // and that is not reported.
-func Run(ctx context.Context, w FlushWriter, fn StreamFunc, opts ...Option) error {
+func StreamTo(ctx context.Context, w FlushWriter, fn StreamFunc, opts ...Option) error {
 	if fn == nil {
 		return errNilFunc
 	}
@@ -337,7 +337,7 @@ func (s *Stream) Done() <-chan struct{} { return s.ctx.Done() }
 // to work done on the stream's behalf.
 func (s *Stream) Context() context.Context { return s.ctx }
 
-// Request returns the request the stream answers, or nil for [Run].
+// Request returns the request the stream answers, or nil for [StreamTo].
 func (s *Stream) Request() *http.Request { return s.req }
 
 // LastEventID returns the ID of the last event the client saw before it

@@ -1044,7 +1044,7 @@ func TestRunBufferedWriter(t *testing.T) {
 			{Event{Comment: "note"}, ": note\n\n"},
 		}
 		want := "retry: 1500\n\n"
-		err := Run(context.Background(), bw, func(s *Stream) error {
+		err := StreamTo(context.Background(), bw, func(s *Stream) error {
 			if s.Request() != nil || s.LastEventID() != "" {
 				t.Errorf("Request() = %v, LastEventID() = %q; want nil and empty", s.Request(), s.LastEventID())
 			}
@@ -1063,7 +1063,7 @@ func TestRunBufferedWriter(t *testing.T) {
 			return nil
 		}, WithHeartbeat(0), WithRetry(1500*time.Millisecond))
 		if err != nil {
-			t.Errorf("Run = %v, want nil", err)
+			t.Errorf("StreamTo = %v, want nil", err)
 		}
 	})
 
@@ -1073,7 +1073,7 @@ func TestRunBufferedWriter(t *testing.T) {
 		started := make(chan *Stream, 1)
 		ended := make(chan error, 1)
 		go func() {
-			ended <- Run(ctx, bufio.NewWriter(io.Discard), func(s *Stream) error {
+			ended <- StreamTo(ctx, bufio.NewWriter(io.Discard), func(s *Stream) error {
 				started <- s
 				<-s.Done()
 				return s.Err()
@@ -1081,7 +1081,7 @@ func TestRunBufferedWriter(t *testing.T) {
 		}()
 		s := receive(t, started, arrive, "StreamFunc start")
 		cancel()
-		err := receive(t, ended, time.Second, "Run return after cancel")
+		err := receive(t, ended, time.Second, "StreamTo return after cancel")
 		if !errors.Is(err, ErrClosed) || !errors.Is(err, context.Canceled) {
 			t.Errorf("Err() after cancel = %v, want ErrClosed and context.Canceled", err)
 		}
@@ -1095,7 +1095,7 @@ func TestRunBufferedWriter(t *testing.T) {
 		defer cancel()
 		var out bytes.Buffer
 		var ticks int
-		err := Run(ctx, bufio.NewWriter(&out), func(s *Stream) error {
+		err := StreamTo(ctx, bufio.NewWriter(&out), func(s *Stream) error {
 			return s.Every(time.Millisecond, func() error {
 				if ticks++; ticks == 3 {
 					cancel()
@@ -1104,7 +1104,7 @@ func TestRunBufferedWriter(t *testing.T) {
 			})
 		}, WithHeartbeat(0))
 		if err != nil {
-			t.Errorf("Run = %v, want nil", err)
+			t.Errorf("StreamTo = %v, want nil", err)
 		}
 		// The third tick cancels before it sends, so its Send fails and
 		// Every returns.
@@ -1116,14 +1116,14 @@ func TestRunBufferedWriter(t *testing.T) {
 	for _, d := range []time.Duration{0, -time.Second} {
 		t.Run(fmt.Sprintf("Every(%v)", d), func(t *testing.T) {
 			called := false
-			err := Run(context.Background(), bufio.NewWriter(io.Discard), func(s *Stream) error {
+			err := StreamTo(context.Background(), bufio.NewWriter(io.Discard), func(s *Stream) error {
 				return s.Every(d, func() error {
 					called = true
 					return nil
 				})
 			}, WithHeartbeat(0))
 			if err == nil || called {
-				t.Errorf("Run = %v, called = %v; want an error, no call", err, called)
+				t.Errorf("StreamTo = %v, called = %v; want an error, no call", err, called)
 			}
 		})
 	}
@@ -1131,12 +1131,12 @@ func TestRunBufferedWriter(t *testing.T) {
 	t.Run("failing writer", func(t *testing.T) {
 		boom := errors.New("boom")
 		called := false
-		err := Run(context.Background(), failingFlushWriter{boom}, func(s *Stream) error {
+		err := StreamTo(context.Background(), failingFlushWriter{boom}, func(s *Stream) error {
 			called = true
 			return nil
 		})
 		if !errors.Is(err, ErrClosed) || !errors.Is(err, boom) || called {
-			t.Errorf("Run = %v, called = %v; want ErrClosed and the cause, no call", err, called)
+			t.Errorf("StreamTo = %v, called = %v; want ErrClosed and the cause, no call", err, called)
 		}
 	})
 }

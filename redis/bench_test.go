@@ -54,7 +54,7 @@ func benchDelivery(b *testing.B, hub *sse.Hub) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- sse.Run(ctx, flushed, hub.Stream("bench"), sse.WithHeartbeat(0)) }()
+	go func() { done <- sse.StreamTo(ctx, flushed, hub.StreamFunc("bench"), sse.WithHeartbeat(0)) }()
 	for hub.Stats().Subscribers == 0 {
 		time.Sleep(time.Millisecond)
 	}

@@ -14,7 +14,7 @@
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	http.Handle("/events", sse.Handler(hub.Stream("news")))
+//	http.Handle("/events", sse.Handler(hub.StreamFunc("news")))
 //	hub.Publish(ctx, sse.Event{Data: "hello"}, "news")
 //
 // Use [New] instead of [Open] to pass a client of your own (a

@@ -32,7 +32,7 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: sse.Handler(hub.Stream("news"))}
+	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: sse.Handler(hub.StreamFunc("news"))}
 	srv.RegisterOnShutdown(func() { hub.Shutdown(context.Background()) })
 	go srv.ListenAndServe()
 
@@ -63,7 +63,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	defer hub.Close()
-	http.Handle("/orders", sse.Handler(hub.Stream("orders")))
+	http.Handle("/orders", sse.Handler(hub.StreamFunc("orders")))
 }
 
 // A configuration that cannot work fails at start, with an error that

@@ -42,7 +42,7 @@ func newInstance(t testing.TB, url string, opts ...Option) *instance {
 		b.Close()
 		t.Fatalf("NewHub: %v", err)
 	}
-	srv := httptest.NewUnstartedServer(sse.Handler(hub.Stream(testTopic), sse.WithHeartbeat(0)))
+	srv := httptest.NewUnstartedServer(sse.Handler(hub.StreamFunc(testTopic), sse.WithHeartbeat(0)))
 	srv.Config.RegisterOnShutdown(func() { hub.Shutdown(context.Background()) })
 	srv.Start()
 	t.Cleanup(srv.Close)

@@ -6,7 +6,7 @@
 // accept text/event-stream and hands every other request to the next
 // handler, and [Handler] streams to every request. The callback is an
 // [sse.StreamFunc], so [sse.Hub.Stream] plugs in directly
-// (r.Get("/news", ssechi.Handler(hub.Stream("news")))); route parameters
+// (r.Get("/news", ssechi.Handler(hub.StreamFunc("news")))); route parameters
 // are at hand through chi.URLParam(s.Request(), "name").
 //
 // One path that streams to EventSource clients and answers "ok" to

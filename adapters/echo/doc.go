@@ -7,7 +7,7 @@
 // request. The callback is a plain [sse.StreamFunc], so [sse.Hub.Stream]
 // plugs in directly:
 //
-//	e.GET("/news", sseecho.Handler(hub.Stream("news")))
+//	e.GET("/news", sseecho.Handler(hub.StreamFunc("news")))
 //
 // and [Context] reaches the echo.Context from the stream, for route
 // parameters (c.Param) and values set by earlier middleware (c.Get).

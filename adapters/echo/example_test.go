@@ -68,7 +68,7 @@ func ExampleHandler() {
 	}
 	defer hub.Close()
 	e := echo.New()
-	e.GET("/news", sseecho.Handler(hub.Stream("news")))
+	e.GET("/news", sseecho.Handler(hub.StreamFunc("news")))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 

@@ -6,7 +6,7 @@
 // to every request. The callback is a plain [sse.StreamFunc], so
 // [sse.Hub.Stream] plugs in directly:
 //
-//	r.GET("/news", ssegin.Handler(hub.Stream("news")))
+//	r.GET("/news", ssegin.Handler(hub.StreamFunc("news")))
 //
 // and [Context] reaches the *gin.Context from the stream, for route
 // parameters and values set by earlier middleware (c.Param, c.Get).

@@ -74,7 +74,7 @@ func ExampleHandler() {
 	}
 	defer hub.Close()
 	r := gin.New()
-	r.GET("/news", ssegin.Handler(hub.Stream("news")))
+	r.GET("/news", ssegin.Handler(hub.StreamFunc("news")))
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 

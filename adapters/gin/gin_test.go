@@ -128,9 +128,9 @@ func TestContextElsewhere(t *testing.T) {
 	if c := ssegin.Context(nil); c != nil {
 		t.Errorf("Context(nil) = %v, want nil", c)
 	}
-	err := sse.Run(t.Context(), bufio.NewWriter(io.Discard), func(s *sse.Stream) error {
+	err := sse.StreamTo(t.Context(), bufio.NewWriter(io.Discard), func(s *sse.Stream) error {
 		if c := ssegin.Context(s); c != nil {
-			t.Errorf("Context of a stream run by sse.Run = %v, want nil", c)
+			t.Errorf("Context of a stream run by sse.StreamTo = %v, want nil", c)
 		}
 		return nil
 	})

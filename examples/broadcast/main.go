@@ -54,7 +54,7 @@ func run(flags demo.Flags) error {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", demo.ServePage)
-	mux.Handle("GET /events", sse.Handler(hub.Stream(topic)))
+	mux.Handle("GET /events", sse.Handler(hub.StreamFunc(topic)))
 	mux.Handle("POST /publish", publish(hub))
 	// The server's shutdown ends every stream (sse.EndOnShutdown), so every
 	// subscription ends before it returns; then the ticker and the hub go.

@@ -171,9 +171,9 @@ func TestContextElsewhere(t *testing.T) {
 	if c := sseecho.Context(nil); c != nil {
 		t.Errorf("Context(nil) = %v, want nil", c)
 	}
-	err := sse.Run(t.Context(), bufio.NewWriter(io.Discard), func(s *sse.Stream) error {
+	err := sse.StreamTo(t.Context(), bufio.NewWriter(io.Discard), func(s *sse.Stream) error {
 		if c := sseecho.Context(s); c != nil {
-			t.Errorf("Context of a stream run by sse.Run = %v, want nil", c)
+			t.Errorf("Context of a stream run by sse.StreamTo = %v, want nil", c)
 		}
 		return nil
 	})

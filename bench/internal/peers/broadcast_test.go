@@ -95,7 +95,7 @@ func startEventwire() (*broadcaster, error) {
 		return nil, err
 	}
 	return &broadcaster{
-		handler: sse.Handler(hub.Stream("t")),
+		handler: sse.Handler(hub.StreamFunc("t")),
 		path:    "/",
 		publish: func(data string) error { return hub.Publish(context.Background(), sse.Event{Data: data}, "t") },
 		ready:   ready,

@@ -20,7 +20,7 @@ func newEventwire() (Broadcaster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &eventwire{hub: hub, Handler: sse.Handler(hub.Stream(Topic), sse.WithHeartbeat(0))}, nil
+	return &eventwire{hub: hub, Handler: sse.Handler(hub.StreamFunc(Topic), sse.WithHeartbeat(0))}, nil
 }
 
 func (e *eventwire) Publish(ctx context.Context, data string) error {

@@ -77,9 +77,9 @@ func run(addr, cert, key string, interval time.Duration, opts []sse.Option) erro
 	mux.HandleFunc("GET /page", servePage)
 	mux.Handle("GET /encodings", s.stream(sse.Handler(s.encodings, opts...)))
 	mux.Handle("GET /counter", s.stream(sse.Handler(s.counter, opts...)))
-	mux.Handle("GET /hub", s.stream(sse.Handler(hub.Stream(topic), opts...)))
-	mux.Handle("GET /hub-buffered", s.stream(stripAccel(sse.Handler(hub.Stream(topic), opts...))))
-	mux.Handle("GET /hub-quiet", s.stream(sse.Handler(hub.Stream(topic), quiet...)))
+	mux.Handle("GET /hub", s.stream(sse.Handler(hub.StreamFunc(topic), opts...)))
+	mux.Handle("GET /hub-buffered", s.stream(stripAccel(sse.Handler(hub.StreamFunc(topic), opts...))))
+	mux.Handle("GET /hub-quiet", s.stream(sse.Handler(hub.StreamFunc(topic), quiet...)))
 	mux.HandleFunc("POST /publish", s.publish)
 	mux.HandleFunc("POST /drop", s.drop)
 	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, _ *http.Request) {
