@@ -12,7 +12,11 @@
 // calls your [StreamFunc] on the handler's goroutine; the stream ends when
 // the function returns or the client goes away, sends heartbeat comments
 // while it is idle and drops a client that stops reading after the write
-// timeout. A [Decoder] reads a stream as a browser does.
+// timeout.
+//
+// On the client side, [Events] reads a stream from Go as a browser's
+// EventSource does, reconnecting and resuming with Last-Event-ID, and a
+// [Decoder] parses a stream you already hold.
 //
 // An event every two seconds until the client leaves:
 //

@@ -14,8 +14,11 @@ import (
 // field off the wire.
 //
 // The payload comes from at most one of Data, Bytes and JSON. An event
-// fires in the browser only when it has a payload or a Type; an event with
-// only an ID (or only a Retry) updates the client's state without firing.
+// fires in the browser only when it has a payload or a Type. An event with
+// only a Retry sets the reconnection delay without firing. An event with
+// only an ID sets the client's last event ID without firing, as the
+// standard says, but not in every browser (Firefox keeps the ID of the last
+// event that fired): to move a client's position, send the ID with data.
 type Event struct {
 	// ID sets the client's last event ID, which it sends back in the
 	// Last-Event-ID header when it reconnects. It must not hold CR, LF or
