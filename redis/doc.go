@@ -51,8 +51,12 @@
 // [sse.ResetEvent] and every event added since, even those whose IDs are
 // at or below the last one delivered before. If, after a reconnection,
 // Redis no longer holds the last entry delivered (the stream was trimmed
-// past it, or Redis restarted from older data), the clients receive a
-// reset too, and then the events after that entry. What Redis itself loses after acknowledging it,
+// past it, Redis restarted from older data, or a replica that was behind
+// took over while the marker survived), the clients receive a reset too,
+// and then every event added since, even one whose ID is below the last
+// one delivered (a clock behind): the listener goes on after the newest
+// entry Redis still holds among the last 1,024 it delivered. What Redis
+// itself loses after acknowledging it,
 // before any listener read it, is lost without a trace, as any Redis data:
 // up to a second of writes on a crash with appendfsync everysec (use
 // always), or the writes a replica had not received when it took over.

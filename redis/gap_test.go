@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -331,4 +332,63 @@ func TestListenerLosesDataWhilePublishing(t *testing.T) {
 			c.open(t)
 		})
 	}
+}
+
+// A failover to a replica that was behind keeps the epoch marker (it was
+// replicated long before) but loses the newest entries, and the replica's
+// clock may be behind the old primary's: entries added after the failover
+// can get IDs below the last one the listener delivered. The clients get
+// a reset, then every entry added since the failover, none skipped, and
+// nothing delivered before is sent twice.
+func TestListenerAfterFailoverToOlderData(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	px := newProxy(t, rs.addr())
+	in := newInstance(t, px.url(), WithBlock(time.Minute))
+	other := newInstance(t, rs.url())
+	c := connect(t, in, "client", "")
+	in.waitSubscribers(t, 1)
+	for _, d := range []string{"one", "two", "three"} {
+		other.publish(t, d)
+		if ev := c.next(t); ev.Data != d {
+			t.Fatalf("got %+v, want %q", ev, d)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the listener waits in XREAD again
+
+	// The replica holds "one" only; its stream's last ID is that entry's.
+	ctx := context.Background()
+	direct := directClient(t, rs.addr())
+	entries, err := direct.XRange(ctx, DefaultKey, "-", "+").Result()
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("XRANGE = %v, %v; want 3 entries", entries, err)
+	}
+	ms, seq, _ := strings.Cut(entries[0].ID, "-")
+	n, _ := strconv.ParseUint(seq, 10, 64)
+	between := ms + "-" + strconv.FormatUint(n+1, 10) // above "one", below "two" and "three"
+	if err := direct.Del(ctx, DefaultKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := direct.XAdd(ctx, &redis.XAddArgs{Stream: DefaultKey, ID: entries[0].ID, Values: entries[0].Values}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Added after the failover by a server whose clock is behind: an ID
+	// between "one" and "two".
+	if err := direct.XAdd(ctx, &redis.XAddArgs{Stream: DefaultKey, ID: between,
+		Values: []any{fieldToken, "x", fieldTopics, "4:news", fieldData, "low"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	px.cut()
+	time.Sleep(100 * time.Millisecond) // the listener has read again, over a new connection
+	other.publish(t, "after")
+	if ev := c.next(t); ev.Type != sse.ResetEvent {
+		t.Errorf("after the failover: %+v, want %s first", ev, sse.ResetEvent)
+	}
+	for _, w := range []string{"low", "after"} {
+		if ev := c.next(t); ev.Type != "message" || ev.Data != w {
+			t.Errorf("got %s %q, want message %q", ev.Type, ev.Data, w)
+		}
+	}
+	c.quiet(t, 50*time.Millisecond)
+	c.open(t)
 }

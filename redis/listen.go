@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
@@ -31,8 +33,11 @@ const readCount = 512
 // the stream holds, from its start, even those whose IDs are at or below
 // the last one delivered before the loss. If, after a reconnection, Redis
 // no longer holds the last entry delivered (the stream was trimmed past
-// it, or Redis restarted from older data), it delivers a gap too and goes
-// on with the entries after that point.
+// it, Redis restarted from older data, or a replica that was behind took
+// over), it delivers a gap too and goes on after the newest entry it still
+// holds that the listener delivered, so that entries added since, whose
+// IDs may be lower than the last one delivered (a clock behind), are not
+// skipped.
 func (b *Backend) Listen(deliver func(sse.Message)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -61,6 +66,7 @@ func (b *Backend) Listen(deliver func(sse.Message)) error {
 	b.listening = true
 	b.wg.Add(1)
 	l := &listener{b: b, deliver: deliver, last: last, epoch: epoch, verified: dials}
+	l.recent.add(last)
 	go l.run()
 	return nil
 }
@@ -74,6 +80,52 @@ type listener struct {
 	reported string // the position after which a gap was last reported
 	verified uint64 // the backend's dial count when last was verified
 	failures int    // failed attempts in a row
+	recent   recentIDs
+}
+
+// recentWindow is how many of the entries it delivered a listener
+// remembers, to find where to go on when Redis lost the newest of them.
+const recentWindow = 1024
+
+// recentIDs is a listener's memory of the IDs of the entries it read
+// last, oldest first, up to recentWindow.
+type recentIDs struct {
+	ring []string
+	next int // where the next ID goes once the ring is full
+	set  map[string]struct{}
+}
+
+func (r *recentIDs) add(id string) {
+	if r.set == nil {
+		r.set = make(map[string]struct{}, recentWindow)
+	}
+	if len(r.ring) < recentWindow {
+		r.ring = append(r.ring, id)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = id
+		r.next = (r.next + 1) % recentWindow
+	}
+	r.set[id] = struct{}{}
+}
+
+func (r *recentIDs) has(id string) bool {
+	_, ok := r.set[id]
+	return ok
+}
+
+// oldest returns the oldest ID remembered.
+func (r *recentIDs) oldest() string {
+	if len(r.ring) < recentWindow {
+		return r.ring[0]
+	}
+	return r.ring[r.next]
+}
+
+func (r *recentIDs) reset(id string) {
+	clear(r.set)
+	r.ring, r.next = r.ring[:0], 0
+	r.add(id)
 }
 
 // run reads the stream after l.last until Close.
@@ -114,6 +166,7 @@ func (l *listener) run() {
 		for _, s := range streams {
 			for _, m := range s.Messages {
 				l.last = m.ID
+				l.recent.add(m.ID)
 				if msg, ok := b.decode(m); ok {
 					l.deliver(msg)
 				}
@@ -148,6 +201,7 @@ func (l *listener) verify(reconnected bool) bool {
 		l.deliver(sse.Message{Gap: true})
 		l.epoch, l.verified = epoch, dials
 		l.last, l.reported = "0-0", "0-0"
+		l.recent.reset("0-0")
 		zero := "0-0"
 		b.seen.Store(&zero)
 		return false
@@ -159,15 +213,68 @@ func (l *listener) verify(reconnected bool) bool {
 			return false
 		}
 		if len(held) == 0 {
+			from, err := l.resumePoint()
+			if err != nil {
+				l.fail("cannot reach Redis", fmt.Errorf("check the stream: %w", err))
+				return false
+			}
 			l.restored()
-			b.log(slog.LevelWarn, "sseredis: Redis lost events; clients get a reset event", "after", l.last)
+			b.log(slog.LevelWarn, "sseredis: Redis lost events; clients get a reset event", "after", l.last, "resume", from)
 			l.deliver(sse.Message{Gap: true})
-			l.reported = l.last
+			l.verified = dials
+			l.last, l.reported = from, from
+			seen := from
+			b.seen.Store(&seen)
+			return false // read again from there
 		}
 	}
 	l.restored()
 	l.verified = dials
 	return true
+}
+
+// resumePoint returns where to go on reading once Redis no longer holds
+// l.last: after the newest entry at or below it that Redis holds and the
+// listener delivered. Entries at or below l.last that the listener did
+// not deliver were added since Redis lost data, by a server whose clock
+// is behind, and are read. Below the oldest ID the listener remembers,
+// every entry is taken as delivered.
+func (l *listener) resumePoint() (string, error) {
+	b, floor := l.b, l.recent.oldest()
+	from := l.last
+	for {
+		page, err := b.client.XRevRangeN(b.ctx, b.cfg.key, from, "-", 64).Result()
+		if err != nil {
+			return "", err
+		}
+		for _, m := range page {
+			if l.recent.has(m.ID) {
+				return m.ID, nil
+			}
+			if !idAfter(m.ID, floor) {
+				return floor, nil
+			}
+		}
+		if len(page) < 64 {
+			return "0-0", nil // every entry Redis holds was added since
+		}
+		from = "(" + page[len(page)-1].ID
+	}
+}
+
+// idAfter reports whether the stream ID a comes after b. IDs that do not
+// parse compare as zero.
+func idAfter(a, b string) bool {
+	am, as := splitID(a)
+	bm, bs := splitID(b)
+	return am > bm || am == bm && as > bs
+}
+
+func splitID(id string) (ms, seq uint64) {
+	m, s, _ := strings.Cut(id, "-")
+	ms, _ = strconv.ParseUint(m, 10, 64)
+	seq, _ = strconv.ParseUint(s, 10, 64)
+	return ms, seq
 }
 
 // restored logs that Redis answers again after failures, and resets the
