@@ -39,6 +39,11 @@ type Backend interface {
 	// chose one; the backend sets it otherwise, unique and increasing.
 	// Every hub on the log, the publishing one included, receives the
 	// message through the function given to Listen.
+	//
+	// Every backend keeps a chosen ID as it is, even one that repeats an
+	// earlier ID or looks like the backend's own: code that publishes
+	// with IDs works the same on any backend. A Last-Event-ID names the
+	// newest message that carries it, whichever chose it.
 	Publish(ctx context.Context, msg Message) error
 
 	// Listen starts the delivery of every message appended to the log from
@@ -48,7 +53,7 @@ type Backend interface {
 	Listen(deliver func(Message)) error
 
 	// Replay calls fn, in log order, for every message appended after the
-	// one with ID lastID, and stops at the first error fn returns. If the
+	// newest one with ID lastID, and stops at the first error fn returns. If the
 	// log does not hold lastID (it was never there, or has aged out) it
 	// returns an error wrapping [ErrUnknownID] without calling fn; if the
 	// log loses messages while the replay runs, it stops with such an

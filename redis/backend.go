@@ -17,11 +17,6 @@ import (
 	sse "github.com/eventwire/sse/core"
 )
 
-// ErrEventID reports a publish of an event that has an ID. With Redis the
-// stream gives every event its ID (the entry ID, the same on every
-// server), so an ID chosen by the caller is refused rather than replaced.
-var ErrEventID = errors.New("sseredis: events get their ID from the Redis stream; publish them without one")
-
 // Backend is an [sse.Backend] on a Redis stream: a log that several
 // servers share, so that an event published on any of them reaches the
 // subscribers of every one, in one order and with one ID, and a client
@@ -36,6 +31,8 @@ type Backend struct {
 	cfg      config
 	epochKey string // the marker that tells a Redis that lost its data
 	wakeKey  string // written by Close to end the listener's blocking read
+	idsKey   string // the index of the IDs chosen by publishers
+	orderKey string // the index's entries in stream order, see publishScript
 
 	ctx    context.Context // ends when Close is called
 	cancel context.CancelFunc
@@ -87,6 +84,8 @@ func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (*Ba
 		cfg:      cfg,
 		epochKey: tag + ":epoch",
 		wakeKey:  tag + ":wake:" + rand.Text(),
+		idsKey:   tag + ":ids",
+		orderKey: tag + ":ids:order",
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	zero := "0-0"

@@ -22,9 +22,12 @@
 //
 // # IDs
 //
-// The event ID is the ID Redis gives the stream entry (such as
-// "1700000000000-0"), the same on every server. Publishing an event that
-// already has an ID fails with [ErrEventID].
+// IDs behave as with the in-memory hub (see [sse.Backend]): an event
+// published without an ID gets the ID Redis gives its stream entry (such
+// as "1700000000000-0"), the same on every server; an event published
+// with an ID keeps it, and a client resuming from it replays what came
+// after the newest event that carries it. The backend keeps an index of
+// such IDs beside the stream, trimmed with it.
 //
 // # History
 //
@@ -65,15 +68,18 @@
 //
 // The stream's key is [DefaultKey] unless set with [WithKey]. Next to it
 // the backend keeps a marker, "{key}:epoch" (or "key:epoch" if the key
-// has a hash tag), whose loss tells that Redis lost its data, and, while
-// Close runs, a short-lived "{key}:wake:…" stream per server; the braces
-// keep them on the stream's slot in a Redis Cluster (there, a key must
-// have a hash tag or no "}"). An entry's
-// fields are k (the publish token), t (the topics, each written as its
-// length in bytes, a colon and the topic: "4:news5:sport"), and, when
-// set, e (the event type), d (the data), c (the comment) and r (the retry
-// delay in milliseconds). Other programs may add entries in this form
-// with XADD; entries in another form are logged, counted
+// has a hash tag), whose loss tells that Redis lost its data; the index
+// of chosen IDs, the hash "{key}:ids" and the list "{key}:ids:order";
+// and, while Close runs, a short-lived "{key}:wake:…" stream per server.
+// The braces keep them on the stream's slot in a Redis Cluster (there, a
+// key must have a hash tag or no "}"). An entry's fields are k (the
+// publish token), t (the topics, each written as its length in bytes, a
+// colon and the topic: "4:news5:sport"), and, when set, i (the ID the
+// publisher chose), e (the event type), d (the data), c (the comment) and
+// r (the retry delay in milliseconds). Other programs may add entries in this form
+// with XADD, leaving out i (the index would not hold their ID, and a
+// client resuming from it would get a reset event); entries in another
+// form are logged, counted
 // ([Backend.Skipped]) and skipped, live and in replays, and never end a
 // replay.
 package sseredis

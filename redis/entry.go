@@ -17,6 +17,7 @@ import (
 const (
 	fieldToken   = "k"
 	fieldTopics  = "t"
+	fieldID      = "i"
 	fieldType    = "e"
 	fieldData    = "d"
 	fieldComment = "c"
@@ -29,8 +30,11 @@ var errBadEntry = errors.New("sseredis: malformed stream entry")
 // the token first.
 func entryFields(token string, msg sse.Message) []any {
 	ev := msg.Event
-	f := make([]any, 0, 12)
+	f := make([]any, 0, 14)
 	f = append(f, fieldToken, token, fieldTopics, encodeTopics(msg.Topics))
+	if msg.ID != "" {
+		f = append(f, fieldID, msg.ID)
+	}
 	if ev.Type != "" {
 		f = append(f, fieldType, ev.Type)
 	}
@@ -46,7 +50,8 @@ func entryFields(token string, msg sse.Message) []any {
 	return f
 }
 
-// decodeEntry turns a stream entry back into a message.
+// decodeEntry turns a stream entry back into a message. Its Pos is the
+// entry's ID, and so is its ID unless the publisher chose one.
 func decodeEntry(m redis.XMessage) (sse.Message, error) {
 	str := func(name string) (string, error) {
 		v, ok := m.Values[name]
@@ -61,12 +66,13 @@ func decodeEntry(m redis.XMessage) (sse.Message, error) {
 	}
 	msg := sse.Message{ID: m.ID, Pos: m.ID}
 	var err error
-	var topics, retry string
+	var topics, chosen, retry string
 	for _, f := range []struct {
 		name string
 		dst  *string
 	}{
 		{fieldTopics, &topics},
+		{fieldID, &chosen},
 		{fieldType, &msg.Event.Type},
 		{fieldData, &msg.Event.Data},
 		{fieldComment, &msg.Event.Comment},
@@ -75,6 +81,9 @@ func decodeEntry(m redis.XMessage) (sse.Message, error) {
 		if *f.dst, err = str(f.name); err != nil {
 			return sse.Message{}, err
 		}
+	}
+	if chosen != "" {
+		msg.ID = chosen
 	}
 	if msg.Topics, err = decodeTopics(topics); err != nil {
 		return sse.Message{}, fmt.Errorf("%w %s: %w", errBadEntry, m.ID, err)

@@ -23,23 +23,34 @@ import (
 const retryScan = 10000
 
 // publishScript adds an entry to the stream unless a retry finds that an
-// earlier attempt already did, and trims the stream.
+// earlier attempt already did, trims the stream, and keeps the index of
+// the IDs chosen by publishers.
 //
-// KEYS[1] is the stream. ARGV[1] is "0" when the command is sent for the
-// first time and anything else when it may have been sent before; then
-// the script looks for the token ARGV[7] among the entries after ARGV[2]
-// (at most ARGV[3] of them, newest first, 100 at a time) and returns the
-// ID of the entry that holds it.
-// ARGV[4] is MAXLEN and ARGV[5] the maximum age in milliseconds (0: no
-// bound); ARGV[6:] are the entry's field-value pairs, the token first.
+// KEYS[1] is the stream, KEYS[2] the index (a hash from each chosen ID to
+// the newest entry that carries it) and KEYS[3] the index's order (a list
+// of "entry-ID chosen-ID", oldest first), by which the IDs of trimmed
+// entries leave the index, a few per publish. ARGV[1] is "0" when the
+// command is sent for the first time and anything else when it may have
+// been sent before; then the script looks for the token ARGV[8] among the
+// entries after ARGV[2] (at most ARGV[3] of them, newest first, 100 at a
+// time) and returns the ID of the entry that holds it. ARGV[4] is MAXLEN
+// and ARGV[5] the maximum age in milliseconds (0: no bound); ARGV[6] is
+// the ID the publisher chose, or empty; ARGV[7:] are the entry's
+// field-value pairs, the token first.
 var publishScript = redis.NewScript(`
+local function before(a, b)
+	local am, as = string.match(a, '^(%d+)-(%d+)$')
+	local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+	am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+	return am < bm or (am == bm and as < bs)
+end
 if ARGV[1] ~= '0' then
 	local high, budget = '+', tonumber(ARGV[3])
 	while budget > 0 do
 		local page = redis.call('XREVRANGE', KEYS[1], high, '(' .. ARGV[2], 'COUNT', math.min(budget, 100))
 		for _, e in ipairs(page) do
 			local f = e[2]
-			if f[1] == 'k' and f[2] == ARGV[7] then
+			if f[1] == 'k' and f[2] == ARGV[8] then
 				return e[1]
 			end
 		end
@@ -52,14 +63,33 @@ if ARGV[1] ~= '0' then
 end
 local id
 if ARGV[4] ~= '0' then
-	id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 6))
+	id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 7))
 else
-	id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6))
+	id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 7))
 end
 if ARGV[5] ~= '0' then
 	local cutoff = tonumber(string.match(id, '^%d+')) - tonumber(ARGV[5])
 	if cutoff > 0 then
 		redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', cutoff))
+	end
+end
+if ARGV[6] ~= '' then
+	redis.call('HSET', KEYS[2], ARGV[6], id)
+	redis.call('RPUSH', KEYS[3], id .. ' ' .. ARGV[6])
+end
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+for _ = 1, 4 do
+	local head = redis.call('LINDEX', KEYS[3], 0)
+	if not head then
+		break
+	end
+	local at, chosen = string.match(head, '^(%S+) (.*)$')
+	if first and not before(at, first[1]) then
+		break
+	end
+	redis.call('LPOP', KEYS[3])
+	if redis.call('HGET', KEYS[2], chosen) == at then
+		redis.call('HDEL', KEYS[2], chosen)
 	end
 end
 return id
@@ -127,9 +157,10 @@ type pending struct {
 	done  chan struct{} // closed when its last attempt has ended
 }
 
-// Publish appends msg to the stream; its ID, and its Pos, is the entry's. Every backend on the stream, this one included,
-// delivers it to its hub through the listener, shortly after Publish
-// returns.
+// Publish appends msg to the stream. Its Pos is the entry's ID, and so is
+// its ID unless the publisher chose one (see the package documentation).
+// Every backend on the stream, this one included, delivers it to its hub
+// through the listener, shortly after Publish returns.
 //
 // If Redis cannot be reached, Publish tries again, with backoff, until it
 // succeeds or ctx ends. It returns within a few milliseconds of ctx
@@ -140,12 +171,8 @@ type pending struct {
 // carries a random token, a retry first looks for it among the newest
 // entries, and publishing the same event again within [PendingTTL] reuses
 // the token (and waits, within ctx, until the earlier attempt has ended).
-// An event with an ID is refused with [ErrEventID]; after Close, Publish
-// returns [sse.ErrHubClosed].
+// After Close, Publish returns [sse.ErrHubClosed].
 func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
-	if msg.ID != "" {
-		return fmt.Errorf("%w: %q", ErrEventID, msg.ID)
-	}
 	if len(msg.Topics) == 0 {
 		return sse.ErrNoTopic
 	}
@@ -169,7 +196,7 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 		}
 		token, after, sc.repeat = earlier.token, earlier.after, true
 	}
-	args := []any{sc, after, retryScan, b.cfg.maxLen, b.cfg.maxAge.Milliseconds()}
+	args := []any{sc, after, retryScan, b.cfg.maxLen, b.cfg.maxAge.Milliseconds(), msg.ID}
 	args = append(args, entryFields(token, msg)...)
 
 	b.mu.Lock()
@@ -218,7 +245,7 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 // ctx ends.
 func (b *Backend) attempts(ctx context.Context, args []any) error {
 	for attempt := 1; ; attempt++ {
-		err := publishScript.Run(ctx, b.client, []string{b.cfg.key}, args...).Err()
+		err := publishScript.Run(ctx, b.client, []string{b.cfg.key, b.idsKey, b.orderKey}, args...).Err()
 		if err == nil {
 			if attempt > 1 {
 				b.log(slog.LevelInfo, "sseredis: published after a retry", "attempts", attempt)

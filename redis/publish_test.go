@@ -13,6 +13,7 @@ import (
 
 	sse "github.com/eventwire/sse/core"
 
+	"github.com/eventwire/sse/internal/backendtest"
 	"github.com/eventwire/sse/internal/leaktest"
 )
 
@@ -80,17 +81,45 @@ func TestPublishWithLostAnswerAddsOnce(t *testing.T) {
 	}
 }
 
-// Redis gives the IDs: an event with an ID of its own is refused, and
-// nothing is published.
-func TestPublishRefusesEventID(t *testing.T) {
+// The Redis backend keeps IDs chosen by publishers as the in-memory log
+// does (see sse.TestChosenIDs): the same scenario runs on both.
+func TestChosenIDs(t *testing.T) {
+	leaktest.Check(t)
 	rs := startRedis(t, persistent...)
-	in := newInstance(t, rs.url())
-	err := in.hub.Publish(context.Background(), sse.Event{ID: "42", Data: "mine"}, testTopic)
-	if !errors.Is(err, ErrEventID) {
-		t.Errorf("Publish with an ID = %v, want an error wrapping ErrEventID", err)
+	backendtest.ChosenIDs(t, newInstance(t, rs.url()).hub)
+}
+
+// The index of chosen IDs follows the stream's trimming: it holds the IDs
+// of the entries the stream holds, and a client resuming from a trimmed
+// one gets a reset.
+func TestChosenIDIndexIsBounded(t *testing.T) {
+	rs := startRedis(t, persistent...)
+	in := newInstance(t, rs.url(), WithMaxLen(50))
+	direct := directClient(t, rs.addr())
+	ctx := context.Background()
+	for i := range 2000 {
+		ev := sse.Event{ID: "row-" + strconv.Itoa(i), Data: strconv.Itoa(i)}
+		if i%10 == 0 {
+			ev.ID = "repeated"
+		}
+		if err := in.hub.Publish(ctx, ev, testTopic); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n := directClient(t, rs.addr()).XLen(context.Background(), DefaultKey).Val(); n != 0 {
-		t.Errorf("stream has %d entries, want 0", n)
+	length := direct.XLen(ctx, DefaultKey).Val()
+	ids := direct.HLen(ctx, in.backend.idsKey).Val()
+	order := direct.LLen(ctx, in.backend.orderKey).Val()
+	if ids > length || order > 2*length {
+		t.Errorf("stream holds %d entries; index %d IDs, order list %d, want at most %d and %d", length, ids, order, length, 2*length)
+	}
+	if c := connect(t, in, "resume from a trimmed ID", "row-5"); c.next(t).Type != sse.ResetEvent {
+		t.Errorf("resume from a trimmed ID: want a %s event", sse.ResetEvent)
+	}
+	c := connect(t, in, "resume from the newest entry", "row-1999")
+	in.waitSubscribers(t, 2)
+	in.publish(t, "after")
+	if ev := c.next(t); ev.Data != "after" {
+		t.Errorf("resume from the newest entry: %+v, want only the live event", ev)
 	}
 }
 
@@ -127,9 +156,10 @@ func TestPublishScriptFindsEarlierAttempt(t *testing.T) {
 		if resent {
 			send.n.Store(1)
 		}
-		args := []any{send, after, retryScan, 0, 0}
+		args := []any{send, after, retryScan, 0, 0, ""}
 		args = append(args, entryFields(token, sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: token}})...)
-		id, err := publishScript.Run(ctx, direct, []string{DefaultKey}, args...).Text()
+		keys := []string{DefaultKey, "{" + DefaultKey + "}:ids", "{" + DefaultKey + "}:ids:order"}
+		id, err := publishScript.Run(ctx, direct, keys, args...).Text()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,21 @@
+package sse_test
+
+import (
+	"testing"
+
+	sse "github.com/eventwire/sse/core"
+	"github.com/eventwire/sse/internal/backendtest"
+	"github.com/eventwire/sse/internal/leaktest"
+)
+
+// The in-memory log keeps IDs chosen by publishers as the Redis backend
+// does (see redis.TestChosenIDs): the same scenario runs on both.
+func TestChosenIDs(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := sse.NewHub()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	backendtest.ChosenIDs(t, hub)
+}
