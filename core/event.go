@@ -108,9 +108,9 @@ func (fe *frameEncoder) append(b []byte, e *Event) ([]byte, error) {
 		b = append(b, e.Type...)
 		b = append(b, '\n')
 	}
-	if ms := e.Retry.Milliseconds(); ms > 0 {
+	if e.Retry > 0 {
 		b = append(b, "retry: "...)
-		b = strconv.AppendInt(b, ms, 10)
+		b = strconv.AppendInt(b, e.Retry.Milliseconds(), 10)
 		b = append(b, '\n')
 	}
 	switch {
@@ -179,9 +179,9 @@ func (e *Event) validate() (data string, lfOnly bool, err error) {
 		return "", false, fmt.Errorf("%w: %q", ErrInvalidID, e.ID)
 	case !validField(e.Type, false):
 		return "", false, fmt.Errorf("%w: %q", ErrInvalidType, e.Type)
-	case !utf8.ValidString(e.Comment):
+	case e.Comment != "" && !utf8.ValidString(e.Comment):
 		return "", false, fmt.Errorf("%w: comment is not UTF-8", ErrInvalidData)
-	case len(data) <= maxShortText && plainASCII(data):
+	case plainText(data):
 		lfOnly = true
 	case !utf8.ValidString(data):
 		return "", false, fmt.Errorf("%w: payload is not UTF-8", ErrInvalidData)
@@ -189,10 +189,17 @@ func (e *Event) validate() (data string, lfOnly bool, err error) {
 	return data, lfOnly, nil
 }
 
-// maxShortText is the length up to which plainASCII checks a payload in
-// one pass; longer payloads are faster with the vectorised
-// utf8.ValidString and strings.IndexByte.
-const maxShortText = 64
+// plainText reports whether s is ASCII without CR: valid UTF-8 that only
+// LF can split, so that one check stands for the UTF-8 validation and the
+// search for CR. It checks 64 bytes at a time (see plainBlocks), and the
+// rest with plainASCII.
+func plainText(s string) bool {
+	n := len(s) &^ 63
+	if n > 0 && !plainBlocks(unsafe.StringData(s), n) {
+		return false
+	}
+	return plainASCII(s[n:])
+}
 
 // plainASCII reports whether s is ASCII without CR: valid UTF-8 that only
 // LF can split. It reads eight bytes at a time.
@@ -220,21 +227,39 @@ func plainASCII(s string) bool {
 }
 
 // validField reports whether s can stand on one line: UTF-8 without CR or
-// LF, and without U+0000 if noNUL is set.
+// LF, and without U+0000 if noNUL is set. It looks every byte up in
+// fieldBytes, without a branch, and decides once at the end.
 func validField(s string, noNUL bool) bool {
+	var seen byte
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= utf8.RuneSelf:
-			rest := s[i:]
-			return utf8.ValidString(rest) &&
-				strings.IndexByte(rest, '\r') < 0 && strings.IndexByte(rest, '\n') < 0 &&
-				!(noNUL && strings.IndexByte(rest, 0) >= 0)
-		case c == '\r' || c == '\n' || (c == 0 && noNUL):
-			return false
-		}
+		seen |= fieldBytes[s[i]]
 	}
-	return true
+	switch {
+	case seen == 0:
+		return true
+	case seen&breakByte != 0, noNUL && seen&nulByte != 0:
+		return false
+	default:
+		return utf8.ValidString(s)
+	}
 }
+
+// The classes of bytes that validField tells apart.
+const (
+	breakByte    = 1 << iota // CR or LF
+	nulByte                  // U+0000
+	nonASCIIByte             // part of a multi-byte UTF-8 sequence, or invalid
+)
+
+// fieldBytes gives the class of every byte value, 0 for the bytes that
+// may stand in any field.
+var fieldBytes = func() (t [256]byte) {
+	t['\r'], t['\n'], t[0] = breakByte, breakByte, nulByte
+	for c := utf8.RuneSelf; c < len(t); c++ {
+		t[c] = nonASCIIByte
+	}
+	return t
+}()
 
 // appendLines appends s as lines that each start with prefix, splitting it
 // at CRLF, LF and CR (LF alone if lfOnly says s holds no CR). A trailing

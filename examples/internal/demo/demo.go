@@ -68,13 +68,13 @@ func (f Flags) Events(s *sse.Stream) error {
 	})
 }
 
-// ListenAndServe serves h on addr until an interrupt or SIGTERM, then
-// shuts down. The server has the settings a server with stream routes
-// needs: sse.EndOnShutdown, so that Shutdown ends the open streams instead
-// of waiting for them; ReadHeaderTimeout and IdleTimeout, so that clients
-// that send nothing are let go; and no WriteTimeout, which would end every
-// stream after that time (each stream has its own per-write deadline).
-func ListenAndServe(addr string, h http.Handler) error {
+// Server returns a server for h on addr with the settings a server with
+// stream routes needs: sse.EndOnShutdown, so that Shutdown ends the open
+// streams instead of waiting for them; ReadHeaderTimeout and IdleTimeout,
+// so that clients that send nothing are let go; and no WriteTimeout,
+// which would end every stream after that time (each stream has its own
+// per-write deadline).
+func Server(addr string, h http.Handler) *http.Server {
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
@@ -82,6 +82,13 @@ func ListenAndServe(addr string, h http.Handler) error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	sse.EndOnShutdown(srv)
+	return srv
+}
+
+// ListenAndServe serves h on addr, with the server [Server] returns,
+// until an interrupt or SIGTERM, then shuts down.
+func ListenAndServe(addr string, h http.Handler) error {
+	srv := Server(addr, h)
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
