@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -34,7 +35,9 @@ var (
 
 // Hub broadcasts events to the streams subscribed to their topics. Each
 // event is encoded once, whatever the number of subscribers. Publishing
-// never blocks on a subscriber: each has a bounded queue, written to its
+// never blocks on a subscriber, and its cost does not grow with the
+// audience: the hub's own goroutine queues each event for the subscribers
+// of its topics, each subscriber has a bounded queue, written to its
 // client by the subscriber's own handler goroutine, and a client that
 // cannot keep up is dealt with by the [SlowPolicy].
 //
@@ -42,9 +45,8 @@ var (
 // it missed, from the hub's history (see [WithHistory]); if that is not
 // possible it receives a [ResetEvent].
 //
-// A Hub is safe for concurrent use. With the in-memory backend it starts
-// no goroutine until [Hub.Shutdown], which ends every subscription and
-// runs one that ends with them.
+// A Hub is safe for concurrent use. It owns one goroutine, the fan-out,
+// which [Hub.Shutdown] ends with every subscription.
 type Hub struct {
 	cfg     hubConfig
 	backend Backend
@@ -58,6 +60,15 @@ type Hub struct {
 
 	stopped  chan struct{} // closed when Shutdown's work is done
 	closeErr error         // the backend's Close error; read once stopped is closed
+
+	// The fan-out's queue: deliver numbers each message and queues it;
+	// the fan-out goroutine hands it to the subscribers that joined
+	// before it was numbered (see Hub.add).
+	seqMu   sync.Mutex
+	seq     uint64        // the number of the last message queued
+	fan     chan fanItem  // to the fan-out goroutine
+	fanDone chan struct{} // closed when the fan-out goroutine has ended
+	fanned  atomic.Uint64 // the number of the last message handed out
 
 	published  atomic.Uint64
 	skipped    atomic.Uint64
@@ -76,6 +87,8 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 		topics:  make(map[string]map[*subscriber]struct{}),
 		all:     make(map[*subscriber]struct{}),
 		done:    make(chan struct{}),
+		fan:     make(chan fanItem, fanQueue),
+		fanDone: make(chan struct{}),
 	}
 	if h.backend == nil {
 		h.backend = newMemLog(cfg.history)
@@ -83,7 +96,22 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 	if err := h.backend.Listen(h.deliver); err != nil {
 		return nil, fmt.Errorf("sse: hub backend: %w", err)
 	}
+	go h.fanOutLoop()
 	return h, nil
+}
+
+// fanQueue bounds how many messages the fan-out may be behind the log.
+// Past it, delivery (and so a publish on the in-memory log) waits for
+// the fan-out: the hub slows its publishers down rather than let the
+// queue grow without bound.
+const fanQueue = 1024
+
+// fanItem is one message for the fan-out: its frame (nil for a gap) and
+// its number.
+type fanItem struct {
+	seq    uint64
+	frame  *frame // nil: the backend lost messages, reset everyone
+	topics []string
 }
 
 // Publish sends ev to every stream subscribed to one of topics. The event
@@ -92,8 +120,10 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 // encoded here, once; ev.Bytes is copied. Publish blocks only on the
 // backend (never for the in-memory one) and is safe for concurrent use;
 // concurrent publishes are delivered to everyone in one order. With the
-// in-memory backend the event is in every subscriber's queue when Publish
-// returns; a shared backend delivers it shortly after.
+// in-memory backend the event is in the log when Publish returns, and in
+// the subscribers' queues a moment later, put there by the hub's fan-out
+// goroutine whatever their number; a shared backend delivers it shortly
+// after.
 func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
@@ -174,6 +204,11 @@ func (h *Hub) add(sub *subscriber) bool {
 		return false
 	default:
 	}
+	// Messages numbered up to here are in the log already: the replay
+	// sends those the client missed, the fan-out skips them for sub.
+	h.seqMu.Lock()
+	sub.joined = h.seq
+	h.seqMu.Unlock()
 	for _, t := range sub.topics {
 		set := h.topics[t]
 		if set == nil {
@@ -220,60 +255,157 @@ func (h *Hub) drop(slow []*subscriber) {
 	}
 }
 
-// deliver fans one message out to the local subscribers of its topics. The
-// backend calls it one message at a time, in log order.
+// deliver encodes one message and queues it for the fan-out. The backend
+// calls it one message at a time, in log order. Its cost does not depend
+// on the number of subscribers; it waits only when the fan-out is
+// fanQueue messages behind, or returns at once if the hub has shut down.
 func (h *Hub) deliver(msg Message) {
-	if msg.Gap {
-		h.resetAll()
-		return
+	var f *frame
+	if !msg.Gap {
+		var err error
+		if f, err = newFrame(msg); err != nil {
+			h.skipped.Add(1)
+			h.cfg.log(slog.LevelError, "sse: hub skips an event it cannot encode", "id", msg.ID, "err", err)
+			return
+		}
+		h.published.Add(1)
 	}
-	f, err := newFrame(msg)
-	if err != nil {
-		h.skipped.Add(1)
-		h.cfg.log(slog.LevelError, "sse: hub skips an event it cannot encode", "id", msg.ID, "err", err)
-		return
+	h.seqMu.Lock()
+	h.seq++
+	item := fanItem{seq: h.seq, frame: f, topics: msg.Topics}
+	h.seqMu.Unlock()
+	// The send happens outside seqMu, in the order the backend called:
+	// deliver is never called concurrently.
+	select {
+	case h.fan <- item:
+	case <-h.done:
 	}
-	h.published.Add(1)
-	h.drop(h.fanOut(f, msg.Topics))
 }
 
-// fanOut queues f for the subscribers of topics, each once, and returns
-// those that overflowed.
-func (h *Hub) fanOut(f *frame, topics []string) (slow []*subscriber) {
+// fanBatch bounds how many queued messages the fan-out hands out at once.
+const fanBatch = 256
+
+// fanOutLoop runs on the hub's goroutine until Shutdown, handing the
+// queued messages to their subscribers. When it is behind, it takes what
+// has queued up as one batch, which each subscriber receives with one
+// lock and one wake-up: the busier the hub, the less each event costs.
+func (h *Hub) fanOutLoop() {
+	defer close(h.fanDone)
+	batch := make([]fanItem, 0, fanBatch)
+	var fo fanOut
+	for {
+		select {
+		case item := <-h.fan:
+			batch = append(batch[:0], item)
+		case <-h.done:
+			return
+		}
+	more:
+		for len(batch) < fanBatch {
+			select {
+			case item := <-h.fan:
+				batch = append(batch, item)
+			default:
+				break more
+			}
+		}
+		for start := 0; start < len(batch); { // runs of events, each ended by a gap
+			end := start
+			for end < len(batch) && batch[end].frame != nil {
+				end++
+			}
+			if end > start {
+				h.drop(fo.run(h, batch[start:end]))
+			}
+			if end < len(batch) {
+				h.resetAll(batch[end].seq)
+				end++
+			}
+			h.fanned.Store(batch[end-1].seq)
+			start = end
+		}
+		clear(batch) // sent frames are not kept
+	}
+}
+
+// fanOut is the fan-out goroutine's scratch space, kept across batches.
+type fanOut struct {
+	byTopic map[string][]*frame // the frames of the batch for each topic, in order
+	order   []string            // the batch's topics, in first appearance
+	seen    map[*subscriber]struct{}
+	frames  []*frame
+}
+
+// run queues the frames of items (events, no gap) for the subscribers of
+// their topics that joined before them, in order and each frame once, and
+// returns the subscribers that overflowed.
+func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
+	if fo.byTopic == nil {
+		fo.byTopic = make(map[string][]*frame)
+		fo.seen = make(map[*subscriber]struct{})
+	}
+	for _, it := range items {
+		for i, t := range it.topics {
+			if slices.Contains(it.topics[:i], t) {
+				continue // a topic named twice
+			}
+			if _, ok := fo.byTopic[t]; !ok {
+				fo.order = append(fo.order, t)
+			}
+			fo.byTopic[t] = append(fo.byTopic[t], it.frame)
+		}
+	}
+	first := items[0].seq
 	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if len(topics) == 1 { // common case: no subscriber can be reached twice
-		for sub := range h.topics[topics[0]] {
-			if sub.enqueue(f) {
+	for _, t := range fo.order {
+		for sub := range h.topics[t] {
+			var frames []*frame
+			switch {
+			case len(sub.topics) == 1 && sub.joined < first:
+				// Common case: every frame of its one topic, shared.
+				frames = fo.byTopic[t]
+			default:
+				// Several topics, or joined during the batch: the frames
+				// it wants, in publish order, each once.
+				if len(sub.topics) > 1 {
+					if _, dup := fo.seen[sub]; dup {
+						continue
+					}
+					fo.seen[sub] = struct{}{}
+				}
+				fo.frames = fo.frames[:0]
+				for _, it := range items {
+					if it.seq > sub.joined && sub.wants(it.topics) {
+						fo.frames = append(fo.frames, it.frame)
+					}
+				}
+				frames = fo.frames
+			}
+			if len(frames) > 0 && sub.enqueue(frames...) {
 				slow = append(slow, sub)
 			}
 		}
-		return slow
 	}
-	seen := make(map[*subscriber]struct{})
-	for _, t := range topics {
-		for sub := range h.topics[t] {
-			if _, dup := seen[sub]; !dup {
-				seen[sub] = struct{}{}
-				if sub.enqueue(f) {
-					slow = append(slow, sub)
-				}
-			}
-		}
-	}
+	h.mu.RUnlock()
+	clear(fo.byTopic) // the frames' slices go with it: frames are not kept
+	clear(fo.order)
+	fo.order = fo.order[:0]
+	clear(fo.seen)
+	clear(fo.frames)
 	return slow
 }
 
 // gapFrame is the ResetEvent a hub sends when its backend lost events.
 var gapFrame = &frame{bytes: []byte("event: " + ResetEvent + "\ndata: events may have been lost\n\n")}
 
-// resetAll tells every subscriber that events may have been lost.
-func (h *Hub) resetAll() {
+// resetAll tells every subscriber that joined before the gap numbered seq
+// that events may have been lost.
+func (h *Hub) resetAll(seq uint64) {
 	h.cfg.log(slog.LevelWarn, "sse: backend reported lost events; resetting subscribers")
 	h.mu.RLock()
 	var slow []*subscriber
 	for sub := range h.all {
-		if sub.enqueue(gapFrame) {
+		if sub.joined < seq && sub.enqueue(gapFrame) {
 			slow = append(slow, sub)
 		}
 	}
@@ -306,6 +438,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 			defer close(h.stopped)
 			h.closeErr = h.backend.Close()
 			h.subs.Wait()
+			<-h.fanDone
 		}()
 	})
 	select {

@@ -46,36 +46,45 @@ type subscriber struct {
 	overflow bool // DisconnectSlow: the queue overflowed
 	dropped  int  // DropOldest: frames dropped since the last drain
 
-	removed bool // guarded by hub.mu: no longer in the hub's sets
+	removed bool   // guarded by hub.mu: no longer in the hub's sets
+	joined  uint64 // set by Hub.add: the number of the last message before it joined
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
 	return &subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
 }
 
-// enqueue adds f to the queue without blocking, applying the hub's policy
-// when the queue is full. Under DisconnectSlow an overflow aborts the
-// stream at once, so a client stuck in a write is not kept for the write
-// timeout, and enqueue reports it, so that the caller takes the subscriber
-// out of the hub (see [Hub.drop]). The caller holds hub.mu for reading.
-func (sub *subscriber) enqueue(f *frame) (overflowed bool) {
+// enqueue adds frames to the queue, in order, without blocking, applying
+// the hub's policy when the queue is full, and wakes the subscriber once.
+// Under DisconnectSlow an overflow aborts the stream at once, so a client
+// stuck in a write is not kept for the write timeout, and enqueue reports
+// it, so that the caller takes the subscriber out of the hub (see
+// [Hub.drop]). The caller holds hub.mu for reading.
+func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 	sub.mu.Lock()
-	switch {
-	case sub.overflow:
+	if sub.overflow {
 		sub.mu.Unlock()
 		return false
-	case len(sub.queue) < sub.hub.cfg.queueSize:
-		sub.queue = append(sub.queue, f)
-	case sub.hub.cfg.policy == DropOldest:
-		copy(sub.queue, sub.queue[1:])
-		sub.queue[len(sub.queue)-1] = f
-		sub.dropped++
-		sub.hub.dropped.Add(1)
-	default:
-		sub.overflow, overflowed = true, true
-		clear(sub.queue)
-		sub.queue = nil
-		sub.hub.slowClosed.Add(1)
+	}
+	for _, f := range frames {
+		switch {
+		case len(sub.queue) < sub.hub.cfg.queueSize:
+			sub.queue = append(sub.queue, f)
+		case sub.hub.cfg.policy == DropOldest:
+			copy(sub.queue, sub.queue[1:])
+			sub.queue[len(sub.queue)-1] = f
+			sub.dropped++
+			sub.hub.dropped.Add(1)
+		default:
+			overflowed = true
+		}
+		if overflowed {
+			sub.overflow = true
+			clear(sub.queue)
+			sub.queue = nil
+			sub.hub.slowClosed.Add(1)
+			break
+		}
 	}
 	sub.mu.Unlock()
 	if overflowed {
