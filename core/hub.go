@@ -118,7 +118,9 @@ type fanItem struct {
 // gets an ID from the backend unless it has one. An invalid event returns
 // the same errors as [Event.AppendText] and is not published. ev.JSON is
 // encoded here, once; ev.Bytes is copied. Publish blocks only on the
-// backend (never for the in-memory one) and is safe for concurrent use;
+// backend, and while the hub's fan-out is more than a thousand events
+// behind (publishers faster than it can hand events out), until it
+// catches up; it is safe for concurrent use;
 // concurrent publishes are delivered to everyone in one order. With the
 // in-memory backend the event is in the log when Publish returns, and in
 // the subscribers' queues a moment later, put there by the hub's fan-out
