@@ -54,7 +54,7 @@ func TestEveryClientOnEveryInstanceGetsEveryEventOnce(t *testing.T) {
 		t.Errorf("Publish: %v", err)
 	}
 
-	want := clients[0].take(t, instances*perPublisher)
+	want := clients[0].Take(t, instances*perPublisher)
 	// The first client's sequence: every event once, each publisher's in
 	// the order it published them, IDs that are stream IDs and increase.
 	next := make([]int, instances)
@@ -72,15 +72,15 @@ func TestEveryClientOnEveryInstanceGetsEveryEventOnce(t *testing.T) {
 		}
 	}
 	for _, c := range clients[1:] {
-		got := c.take(t, len(want))
+		got := c.Take(t, len(want))
 		if !slices.EqualFunc(got, want, sameEvent) {
-			t.Errorf("%s received%s\nwant (as %s)%s", c.name, describe(got), clients[0].name, describe(want))
+			t.Errorf("%s received%s\nwant (as %s)%s", c.Name, describe(got), clients[0].Name, describe(want))
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
 	for _, c := range clients {
-		c.quiet(t, 0)
-		c.open(t)
+		c.Quiet(t, 0)
+		c.Open(t)
 	}
 }
 
@@ -122,7 +122,7 @@ func TestEventFieldsCrossInstances(t *testing.T) {
 			t.Fatalf("Publish(%+v): %v", ev, err)
 		}
 	}
-	got := c.take(t, len(want))
+	got := c.Take(t, len(want))
 	for i := range want {
 		if got[i].Type != want[i].Type || got[i].Data != want[i].Data || !validID(got[i].ID) {
 			t.Errorf("event %d: got type %q data %q id %q, want type %q data %q and a stream ID",

@@ -68,22 +68,22 @@ func checkAllOnce(t *testing.T, clients []*client, total int) {
 	t.Helper()
 	var want []sse.Event
 	for _, c := range clients {
-		got := c.take(t, total)
+		got := c.Take(t, total)
 		for i, ev := range got {
 			if ev.Data != strconv.Itoa(i) || ev.Type != "message" {
-				t.Fatalf("%s: event %d is %s %q, want message %q; all:%s", c.name, i, ev.Type, ev.Data, strconv.Itoa(i), describe(got))
+				t.Fatalf("%s: event %d is %s %q, want message %q; all:%s", c.Name, i, ev.Type, ev.Data, strconv.Itoa(i), describe(got))
 			}
 		}
 		if want == nil {
 			want = got
 		} else if !slices.EqualFunc(got, want, sameEvent) {
-			t.Errorf("%s received%s\nwant (as %s)%s", c.name, describe(got), clients[0].name, describe(want))
+			t.Errorf("%s received%s\nwant (as %s)%s", c.Name, describe(got), clients[0].Name, describe(want))
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
 	for _, c := range clients {
-		c.quiet(t, 0)
-		c.open(t)
+		c.Quiet(t, 0)
+		c.Open(t)
 	}
 }
 
@@ -165,14 +165,14 @@ func TestRedisDataLossSendsReset(t *testing.T) {
 		var before, after []int
 		resets := 0
 		for {
-			ev := c.next(t)
+			ev := c.Next(t)
 			if ev.Type == sse.ResetEvent {
 				resets++
 				continue
 			}
 			n, err := strconv.Atoi(ev.Data)
 			if err != nil {
-				t.Fatalf("%s: unexpected event %+v", c.name, ev)
+				t.Fatalf("%s: unexpected event %+v", c.Name, ev)
 			}
 			if resets == 0 {
 				before = append(before, n)
@@ -187,13 +187,13 @@ func TestRedisDataLossSendsReset(t *testing.T) {
 		// total-1 with no hole. A hole may only be where the reset is (an
 		// event in flight at the crash may also come twice, around it).
 		if resets != 1 || !run(before, 0) || len(after) == 0 || !run(after, after[0]) {
-			t.Errorf("%s: received %v, %d reset(s), %v; want 0..k, one reset, m..%d", c.name, before, resets, after, total-1)
+			t.Errorf("%s: received %v, %d reset(s), %v; want 0..k, one reset, m..%d", c.Name, before, resets, after, total-1)
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
 	for _, c := range clients {
-		c.quiet(t, 0)
-		c.open(t)
+		c.Quiet(t, 0)
+		c.Open(t)
 	}
 }
 
@@ -231,8 +231,8 @@ func TestPublishFailsWhileRedisIsDown(t *testing.T) {
 
 	rs.start()
 	in.publish(t, "after")
-	if ev := c.next(t); ev.Data != "after" {
+	if ev := c.Next(t); ev.Data != "after" {
 		t.Errorf("first event after the outage: %+v, want data %q", ev, "after")
 	}
-	c.open(t)
+	c.Open(t)
 }

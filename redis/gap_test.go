@@ -45,7 +45,7 @@ func TestListenerAfterOutage(t *testing.T) {
 			cutOff.waitSubscribers(t, 1)
 			if !tt.empty {
 				other.publish(t, "before")
-				if ev := c.next(t); ev.Data != "before" {
+				if ev := c.Next(t); ev.Data != "before" {
 					t.Fatalf("first event %+v", ev)
 				}
 			}
@@ -63,7 +63,7 @@ func TestListenerAfterOutage(t *testing.T) {
 			var got []string
 			resets := 0
 			for {
-				ev := c.next(t)
+				ev := c.Next(t)
 				if ev.Type == sse.ResetEvent {
 					resets++
 					got = nil
@@ -88,8 +88,8 @@ func TestListenerAfterOutage(t *testing.T) {
 					t.Fatalf("received %v, want the last %d of 0..%d in order", got, n, tt.publish-1)
 				}
 			}
-			c.quiet(t, 50*time.Millisecond)
-			c.open(t)
+			c.Quiet(t, 50*time.Millisecond)
+			c.Open(t)
 		})
 	}
 }
@@ -109,7 +109,7 @@ func TestForeignEntriesAreSkipped(t *testing.T) {
 	ctx := context.Background()
 
 	in.publish(t, "one")
-	first := c.next(t)
+	first := c.Next(t)
 	foreign := [][]any{
 		{"hello", "world"},      // no topics
 		{fieldTopics, "9:news"}, // bad topic list
@@ -125,23 +125,23 @@ func TestForeignEntriesAreSkipped(t *testing.T) {
 	in.publish(t, "two")
 	want := []string{"valid0", "valid1", "valid2", "two"}
 	for _, w := range want {
-		if ev := c.next(t); ev.Data != w {
+		if ev := c.Next(t); ev.Data != w {
 			t.Errorf("live, after the foreign entries: %+v, want %q", ev, w)
 		}
 	}
 	replay := connect(t, in, "replay", first.ID)
 	for _, w := range want {
-		if ev := replay.next(t); ev.Data != w {
+		if ev := replay.Next(t); ev.Data != w {
 			t.Errorf("replay across the foreign entries: %+v, want %q", ev, w)
 		}
 	}
 	in.publish(t, "three")
 	for _, cl := range []*client{c, replay} {
-		if ev := cl.next(t); ev.Data != "three" {
-			t.Errorf("%s: %+v, want the live %q once", cl.name, ev, "three")
+		if ev := cl.Next(t); ev.Data != "three" {
+			t.Errorf("%s: %+v, want the live %q once", cl.Name, ev, "three")
 		}
-		cl.quiet(t, 50*time.Millisecond)
-		cl.open(t)
+		cl.Quiet(t, 50*time.Millisecond)
+		cl.Open(t)
 	}
 	if n := in.backend.Skipped(); n != 2*uint64(len(foreign)) {
 		t.Errorf("Skipped() = %d, want %d: each foreign entry once live, once in the replay", n, 2*len(foreign))
@@ -160,7 +160,7 @@ func TestMessagePos(t *testing.T) {
 	in.waitSubscribers(t, 1)
 	in.publish(t, "a")
 	in.publish(t, "b")
-	c.take(t, 2)
+	c.Take(t, 2)
 	entries, err := directClient(t, rs.addr()).XRange(context.Background(), DefaultKey, "-", "+").Result()
 	if err != nil || len(entries) != 2 {
 		t.Fatalf("XRANGE: %v, %d entries", err, len(entries))
@@ -210,7 +210,7 @@ func TestListenerNoticesSilentReconnect(t *testing.T) {
 	c := connect(t, cutOff, "client", "")
 	cutOff.waitSubscribers(t, 1)
 	other.publish(t, "before")
-	if ev := c.next(t); ev.Data != "before" {
+	if ev := c.Next(t); ev.Data != "before" {
 		t.Fatalf("first event %+v", ev)
 	}
 	time.Sleep(50 * time.Millisecond) // the listener waits in XREAD again
@@ -219,14 +219,14 @@ func TestListenerNoticesSilentReconnect(t *testing.T) {
 	px.cut()
 	time.Sleep(100 * time.Millisecond) // go-redis has read again, over a new connection
 	other.publish(t, "after")
-	if ev := c.next(t); ev.Type != sse.ResetEvent {
+	if ev := c.Next(t); ev.Type != sse.ResetEvent {
 		t.Errorf("after the loss: %+v, want %s first", ev, sse.ResetEvent)
 	}
-	if ev := c.next(t); ev.Data != "after" {
+	if ev := c.Next(t); ev.Data != "after" {
 		t.Errorf("then %+v, want the event published after the loss", ev)
 	}
-	c.quiet(t, 50*time.Millisecond)
-	c.open(t)
+	c.Quiet(t, 50*time.Millisecond)
+	c.Open(t)
 }
 
 // After a flush, Redis gives new entries IDs from its clock again, which
@@ -240,7 +240,7 @@ func TestListenerAfterFlushWithLowerIDs(t *testing.T) {
 	c := connect(t, in, "client", "")
 	in.waitSubscribers(t, 1)
 	in.publish(t, "before")
-	if ev := c.next(t); ev.Data != "before" {
+	if ev := c.Next(t); ev.Data != "before" {
 		t.Fatalf("first event %+v", ev)
 	}
 	ctx := context.Background()
@@ -253,16 +253,16 @@ func TestListenerAfterFlushWithLowerIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.publish(t, "after")
-	if ev := c.next(t); ev.Type != sse.ResetEvent {
+	if ev := c.Next(t); ev.Type != sse.ResetEvent {
 		t.Errorf("after the flush: %+v, want %s first", ev, sse.ResetEvent)
 	}
 	for _, w := range []string{"low", "after"} {
-		if ev := c.next(t); ev.Type != "message" || ev.Data != w {
+		if ev := c.Next(t); ev.Type != "message" || ev.Data != w {
 			t.Errorf("got %s %q, want message %q", ev.Type, ev.Data, w)
 		}
 	}
-	c.quiet(t, 50*time.Millisecond)
-	c.open(t)
+	c.Quiet(t, 50*time.Millisecond)
+	c.Open(t)
 }
 
 // Redis loses its data while servers listen and another publishes
@@ -302,7 +302,7 @@ func TestListenerLosesDataWhilePublishing(t *testing.T) {
 			var before, after []string
 			resets := 0
 			for {
-				ev := c.next(t)
+				ev := c.Next(t)
 				if ev.Type == sse.ResetEvent {
 					resets++
 					continue
@@ -328,8 +328,8 @@ func TestListenerLosesDataWhilePublishing(t *testing.T) {
 				t.Errorf("after the reset: %d events, want the %d the stream holds (first %v, want first %v)",
 					len(after), len(kept), after[:min(3, len(after))], kept[:min(3, len(kept))])
 			}
-			c.quiet(t, 50*time.Millisecond)
-			c.open(t)
+			c.Quiet(t, 50*time.Millisecond)
+			c.Open(t)
 		})
 	}
 }
@@ -350,7 +350,7 @@ func TestListenerAfterFailoverToOlderData(t *testing.T) {
 	in.waitSubscribers(t, 1)
 	for _, d := range []string{"one", "two", "three"} {
 		other.publish(t, d)
-		if ev := c.next(t); ev.Data != d {
+		if ev := c.Next(t); ev.Data != d {
 			t.Fatalf("got %+v, want %q", ev, d)
 		}
 	}
@@ -381,14 +381,14 @@ func TestListenerAfterFailoverToOlderData(t *testing.T) {
 	px.cut()
 	time.Sleep(100 * time.Millisecond) // the listener has read again, over a new connection
 	other.publish(t, "after")
-	if ev := c.next(t); ev.Type != sse.ResetEvent {
+	if ev := c.Next(t); ev.Type != sse.ResetEvent {
 		t.Errorf("after the failover: %+v, want %s first", ev, sse.ResetEvent)
 	}
 	for _, w := range []string{"low", "after"} {
-		if ev := c.next(t); ev.Type != "message" || ev.Data != w {
+		if ev := c.Next(t); ev.Type != "message" || ev.Data != w {
 			t.Errorf("got %s %q, want message %q", ev.Type, ev.Data, w)
 		}
 	}
-	c.quiet(t, 50*time.Millisecond)
-	c.open(t)
+	c.Quiet(t, 50*time.Millisecond)
+	c.Open(t)
 }

@@ -2,14 +2,13 @@ package sseredis
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
 	sse "github.com/eventwire/sse/core"
+	"github.com/eventwire/sse/internal/backendtest"
 )
 
 // testTopic is the topic the instances' /events streams serve.
@@ -67,123 +66,18 @@ func (in *instance) publish(t testing.TB, data string) {
 // waitSubscribers waits until the instance's hub has n subscribers.
 func (in *instance) waitSubscribers(t testing.TB, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for in.hub.Stats().Subscribers != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("hub has %d subscribers after 5s, want %d", in.hub.Stats().Subscribers, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	backendtest.WaitSubscribers(t, in.hub, n)
 }
 
-// client is one HTTP client reading an event stream, as EventSource would
-// (but without reconnecting: a stream that ends stays ended).
-type client struct {
-	name   string
-	close  func() // ends the stream from the client's side
-	events chan sse.Event
-	ended  chan struct{} // closed when the stream ends
-	err    error         // why it ended; read after ended is closed
-}
+// client reads one event stream of an instance.
+type client = backendtest.Client
 
 // connect opens the stream of in, sending lastID as Last-Event-ID unless
 // it is empty.
 func connect(t testing.TB, in *instance, name, lastID string) *client {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, in.srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := in.srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		t.Fatalf("%s: status %s", name, resp.Status)
-	}
-	c := &client{name: name, events: make(chan sse.Event, 1<<14), ended: make(chan struct{})}
-	go func() {
-		defer close(c.ended)
-		dec := sse.NewDecoder(resp.Body)
-		for {
-			ev, err := dec.Next()
-			if err != nil {
-				c.err = err
-				return
-			}
-			c.events <- ev
-		}
-	}()
-	c.close = func() {
-		resp.Body.Close()
-		<-c.ended
-	}
-	t.Cleanup(c.close)
-	return c
-}
-
-// next returns the client's next event, failing the test if none comes
-// within 10 seconds or the stream ends.
-func (c *client) next(t testing.TB) sse.Event {
-	t.Helper()
-	select {
-	case ev := <-c.events:
-		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: no event within 10s", c.name)
-	case <-c.ended:
-		select {
-		case ev := <-c.events:
-			return ev
-		default:
-		}
-		t.Fatalf("%s: stream ended: %v", c.name, c.err)
-	}
-	return sse.Event{}
-}
-
-// take returns the client's next n events.
-func (c *client) take(t testing.TB, n int) []sse.Event {
-	t.Helper()
-	evs := make([]sse.Event, n)
-	for i := range evs {
-		evs[i] = c.next(t)
-	}
-	return evs
-}
-
-// quiet fails the test if the client has received an event that was not
-// taken, after waiting d.
-func (c *client) quiet(t testing.TB, d time.Duration) {
-	t.Helper()
-	time.Sleep(d)
-	select {
-	case ev := <-c.events:
-		t.Errorf("%s: unexpected event %+v", c.name, ev)
-	default:
-	}
-}
-
-// open fails the test if the client's stream has ended.
-func (c *client) open(t testing.TB) {
-	t.Helper()
-	select {
-	case <-c.ended:
-		t.Errorf("%s: stream ended: %v", c.name, c.err)
-	default:
-	}
+	return backendtest.Connect(t, in.srv.Client(), in.srv.URL, name, lastID)
 }
 
 // describe formats events for failure messages.
-func describe(evs []sse.Event) string {
-	s := ""
-	for _, ev := range evs {
-		s += fmt.Sprintf("\n  id=%s type=%s data=%q", ev.ID, ev.Type, ev.Data)
-	}
-	return s
-}
+func describe(evs []sse.Event) string { return backendtest.Describe(evs) }

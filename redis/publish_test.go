@@ -112,13 +112,13 @@ func TestChosenIDIndexIsBounded(t *testing.T) {
 	if ids > length || order > 2*length {
 		t.Errorf("stream holds %d entries; index %d IDs, order list %d, want at most %d and %d", length, ids, order, length, 2*length)
 	}
-	if c := connect(t, in, "resume from a trimmed ID", "row-5"); c.next(t).Type != sse.ResetEvent {
+	if c := connect(t, in, "resume from a trimmed ID", "row-5"); c.Next(t).Type != sse.ResetEvent {
 		t.Errorf("resume from a trimmed ID: want a %s event", sse.ResetEvent)
 	}
 	c := connect(t, in, "resume from the newest entry", "row-1999")
 	in.waitSubscribers(t, 2)
 	in.publish(t, "after")
-	if ev := c.next(t); ev.Data != "after" {
+	if ev := c.Next(t); ev.Data != "after" {
 		t.Errorf("resume from the newest entry: %+v, want only the live event", ev)
 	}
 }

@@ -28,22 +28,22 @@ func TestReplayOnAnotherInstance(t *testing.T) {
 	for i := range 10 {
 		a.publish(t, strconv.Itoa(i))
 	}
-	all := first.take(t, 10)
-	first.close()
+	all := first.Take(t, 10)
+	first.Close()
 	seen, rest := all[:4], all[4:] // the client stopped reading after 4
 	a.waitSubscribers(t, 0)
 
 	again := connect(t, b, "reconnection, to B", seen[3].ID)
-	got := again.take(t, 6)
+	got := again.Take(t, 6)
 	if !slices.EqualFunc(got, rest, sameEvent) {
 		t.Errorf("replay after %s:%s\nwant%s", seen[3].ID, describe(got), describe(rest))
 	}
 	b.waitSubscribers(t, 1)
 	a.publish(t, "live")
-	if ev := again.next(t); ev.Data != "live" {
+	if ev := again.Next(t); ev.Data != "live" {
 		t.Errorf("after the replay: %+v, want the live event", ev)
 	}
-	again.quiet(t, 50*time.Millisecond)
+	again.Quiet(t, 50*time.Millisecond)
 }
 
 // A Last-Event-ID the stream does not hold gets an sse-reset event, then
@@ -87,15 +87,15 @@ func TestReplayUnknownIDSendsReset(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := connect(t, in, tt.name, tt.lastID)
-			if ev := c.next(t); ev.Type != sse.ResetEvent {
+			if ev := c.Next(t); ev.Type != sse.ResetEvent {
 				t.Fatalf("first event %+v, want type %s", ev, sse.ResetEvent)
 			}
 			in.waitSubscribers(t, 1)
 			in.publish(t, "live "+tt.name)
-			if ev := c.next(t); ev.Data != "live "+tt.name {
+			if ev := c.Next(t); ev.Data != "live "+tt.name {
 				t.Errorf("after the reset: %+v, want the live event", ev)
 			}
-			c.close()
+			c.Close()
 			in.waitSubscribers(t, 0)
 		})
 	}
@@ -113,11 +113,11 @@ func TestReplayLongHistory(t *testing.T) {
 	first := directClient(t, rs.addr()).XRangeN(ctx, DefaultKey, "-", "+", 1).Val()[0].ID
 	c := connect(t, in, "client", first)
 	for i := 1; i < n; i++ {
-		if ev := c.next(t); ev.Data != strconv.Itoa(i) {
+		if ev := c.Next(t); ev.Data != strconv.Itoa(i) {
 			t.Fatalf("replayed event %d: %+v", i, ev)
 		}
 	}
-	c.quiet(t, 50*time.Millisecond)
+	c.Quiet(t, 50*time.Millisecond)
 }
 
 // If the stream is trimmed past a replay while it runs, the replay stops

@@ -1,13 +1,13 @@
 // Package backendtest checks that a hub behaves the same whatever its
 // [sse.Backend]: the scenarios here run against the in-memory log and
-// against every other backend of this module. It is for this module's
-// tests only.
+// against every other backend of this module. Its [Client] reads event
+// streams for those scenarios and for the backends' own tests. It is for
+// this module's tests only.
 package backendtest
 
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
@@ -35,8 +35,12 @@ func ChosenIDs(t *testing.T, hub *sse.Hub) {
 	srv := httptest.NewServer(sse.Handler(hub.StreamFunc(topic), sse.WithHeartbeat(0)))
 	t.Cleanup(srv.Close)
 
-	live := open(t, srv, "")
-	waitSubscribers(t, hub, 1)
+	connect := func(lastID string) *Client {
+		t.Helper()
+		return Connect(t, srv.Client(), srv.URL, fmt.Sprintf("stream with Last-Event-ID %q", lastID), lastID)
+	}
+	live := connect("")
+	WaitSubscribers(t, hub, 1)
 	published := []sse.Event{
 		{Data: "a"},
 		{ID: "order-7", Data: "b"},
@@ -47,10 +51,10 @@ func ChosenIDs(t *testing.T, hub *sse.Hub) {
 	for _, ev := range published {
 		publish(t, hub, ev)
 	}
-	got := live.take(t, len(published))
+	got := live.Take(t, len(published))
 	for i, ev := range got {
 		if ev.Data != published[i].Data {
-			t.Fatalf("live event %d: data %q, want %q%s", i, ev.Data, published[i].Data, describe(got))
+			t.Fatalf("live event %d: data %q, want %q%s", i, ev.Data, published[i].Data, Describe(got))
 		}
 		if want := published[i].ID; want != "" && ev.ID != want {
 			t.Errorf("live event %q: ID %q, want the chosen %q", ev.Data, ev.ID, want)
@@ -74,16 +78,16 @@ func ChosenIDs(t *testing.T, hub *sse.Hub) {
 		{lastID: "x", want: []string{}},
 		{lastID: "never-published", reset: true},
 	}
-	clients := make([]*client, len(cases))
+	clients := make([]*Client, len(cases))
 	for i, c := range cases {
-		clients[i] = open(t, srv, c.lastID)
+		clients[i] = connect(c.lastID)
 		if c.reset {
-			if ev := clients[i].next(t); ev.Type != sse.ResetEvent {
+			if ev := clients[i].Next(t); ev.Type != sse.ResetEvent {
 				t.Errorf("resume from %q: first event %+v, want a %s event", c.lastID, ev, sse.ResetEvent)
 			}
 			continue
 		}
-		replay := clients[i].take(t, len(c.want))
+		replay := clients[i].Take(t, len(c.want))
 		var data []string
 		for _, ev := range replay {
 			data = append(data, ev.Data)
@@ -92,10 +96,10 @@ func ChosenIDs(t *testing.T, hub *sse.Hub) {
 			t.Errorf("resume from %q: replay %q, want %q", c.lastID, data, c.want)
 		}
 	}
-	waitSubscribers(t, hub, 1+len(cases))
+	WaitSubscribers(t, hub, 1+len(cases))
 	publish(t, hub, sse.Event{ID: "order-7", Data: "live"})
-	for i, c := range append([]*client{live}, clients...) {
-		ev := c.next(t)
+	for i, c := range append([]*Client{live}, clients...) {
+		ev := c.Next(t)
 		if ev.Data != "live" || ev.ID != "order-7" {
 			name := "the live client"
 			if i > 0 {
@@ -113,98 +117,4 @@ func publish(t *testing.T, hub *sse.Hub, ev sse.Event) {
 	if err := hub.Publish(ctx, ev, topic); err != nil {
 		t.Fatalf("Publish(%+v): %v", ev, err)
 	}
-}
-
-func waitSubscribers(t *testing.T, hub *sse.Hub, n int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for hub.Stats().Subscribers != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("hub has %d subscribers after 5s, want %d", hub.Stats().Subscribers, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// client reads one event stream.
-type client struct {
-	lastID string
-	events chan sse.Event
-	ended  chan struct{}
-	err    error // why the stream ended; read after ended is closed
-}
-
-// open connects to srv, sending lastID as Last-Event-ID unless it is
-// empty. The stream is closed when the test ends.
-func open(t *testing.T, srv *httptest.Server, lastID string) *client {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		cancel()
-		t.Fatalf("connect with Last-Event-ID %q: %v", lastID, err)
-	}
-	c := &client{lastID: lastID, events: make(chan sse.Event, 64), ended: make(chan struct{})}
-	go func() {
-		defer close(c.ended)
-		defer resp.Body.Close()
-		dec := sse.NewDecoder(resp.Body)
-		for {
-			ev, err := dec.Next()
-			if err != nil {
-				c.err = err
-				return
-			}
-			c.events <- ev
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-c.ended
-	})
-	return c
-}
-
-func (c *client) next(t *testing.T) sse.Event {
-	t.Helper()
-	select {
-	case ev := <-c.events:
-		return ev
-	case <-c.ended:
-		select {
-		case ev := <-c.events:
-			return ev
-		default:
-		}
-		t.Fatalf("stream with Last-Event-ID %q ended: %v", c.lastID, c.err)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("stream with Last-Event-ID %q: no event within 10s", c.lastID)
-	}
-	return sse.Event{}
-}
-
-func (c *client) take(t *testing.T, n int) []sse.Event {
-	t.Helper()
-	evs := make([]sse.Event, n)
-	for i := range evs {
-		evs[i] = c.next(t)
-	}
-	return evs
-}
-
-func describe(evs []sse.Event) string {
-	s := ""
-	for _, ev := range evs {
-		s += fmt.Sprintf("\n  id=%q data=%q", ev.ID, ev.Data)
-	}
-	return s
 }
