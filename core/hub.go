@@ -393,7 +393,8 @@ func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
 	clear(fo.order)
 	fo.order = fo.order[:0]
 	clear(fo.seen)
-	clear(fo.frames)
+	clear(fo.frames[:cap(fo.frames)]) // every subscriber's frames, not only the last one's
+	fo.frames = fo.frames[:0]
 	return slow
 }
 
