@@ -64,8 +64,7 @@ type Hub struct {
 	// The fan-out's queue: deliver numbers each message and queues it;
 	// the fan-out goroutine hands it to the subscribers that joined
 	// before it was numbered (see Hub.add).
-	seqMu   sync.Mutex
-	seq     uint64        // the number of the last message queued
+	seq     atomic.Uint64 // the number of the last message queued
 	fan     chan fanItem  // to the fan-out goroutine
 	fanDone chan struct{} // closed when the fan-out goroutine has ended
 	fanned  atomic.Uint64 // the number of the last message handed out
@@ -208,9 +207,7 @@ func (h *Hub) add(sub *subscriber) bool {
 	}
 	// Messages numbered up to here are in the log already: the replay
 	// sends those the client missed, the fan-out skips them for sub.
-	h.seqMu.Lock()
-	sub.joined = h.seq
-	h.seqMu.Unlock()
+	sub.joined = h.seq.Load()
 	for _, t := range sub.topics {
 		set := h.topics[t]
 		if set == nil {
@@ -272,14 +269,10 @@ func (h *Hub) deliver(msg Message) {
 		}
 		h.published.Add(1)
 	}
-	h.seqMu.Lock()
-	h.seq++
-	item := fanItem{seq: h.seq, frame: f, topics: msg.Topics}
-	h.seqMu.Unlock()
-	// The send happens outside seqMu, in the order the backend called:
-	// deliver is never called concurrently.
+	// deliver is never called concurrently, so the messages reach the
+	// fan-out in the order of their numbers.
 	select {
-	case h.fan <- item:
+	case h.fan <- fanItem{seq: h.seq.Add(1), frame: f, topics: msg.Topics}:
 	case <-h.done:
 	}
 }

@@ -64,9 +64,7 @@ func hubPublish(t *testing.T, hub *Hub, ev Event, topics ...string) {
 // Publish returns.
 func hubSettle(t *testing.T, hub *Hub) {
 	t.Helper()
-	hub.seqMu.Lock()
-	last := hub.seq
-	hub.seqMu.Unlock()
+	last := hub.seq.Load()
 	deadline := time.Now().Add(hubWait)
 	for hub.fanned.Load() < last {
 		if time.Now().After(deadline) {

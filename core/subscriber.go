@@ -79,12 +79,14 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 			overflowed = true
 		}
 		if overflowed {
-			sub.overflow = true
-			clear(sub.queue)
-			sub.queue = nil
-			sub.hub.slowClosed.Add(1)
 			break
 		}
+	}
+	if overflowed {
+		sub.overflow = true
+		clear(sub.queue)
+		sub.queue = nil
+		sub.hub.slowClosed.Add(1)
 	}
 	sub.mu.Unlock()
 	if overflowed {
