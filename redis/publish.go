@@ -77,12 +77,13 @@ if ARGV[6] ~= '' then
 	redis.call('HSET', KEYS[2], ARGV[6], id)
 	redis.call('RPUSH', KEYS[3], id .. ' ' .. ARGV[6])
 end
-local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+local first -- the stream's oldest entry, read once the index has an entry
 for _ = 1, 4 do
 	local head = redis.call('LINDEX', KEYS[3], 0)
 	if not head then
 		break
 	end
+	first = first or redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
 	local at, chosen = string.match(head, '^(%S+) (.*)$')
 	if first and not before(at, first[1]) then
 		break
