@@ -3,6 +3,7 @@ package sse
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // A Message is one published event as it travels through a [Backend]: the
@@ -26,6 +27,30 @@ type Message struct {
 	Gap bool
 }
 
+// Validate reports whether m can be published: it has a topic, its event
+// passes the checks of [Event.AppendText], its payload is text in
+// Event.Data (Bytes and JSON unset) and it does not set ClearID. [Hub.Publish]
+// makes only such messages; every Backend calls Validate at the start of
+// Publish, so a message handed to a backend directly is refused with the
+// same errors, before anything is written.
+func (m *Message) Validate() error {
+	if len(m.Topics) == 0 {
+		return ErrNoTopic
+	}
+	ev := m.Event
+	ev.ID = m.ID // the ID that clients receive and send back
+	if _, _, err := ev.validate(); err != nil {
+		return err
+	}
+	switch {
+	case ev.ClearID:
+		return fmt.Errorf("%w: a published event keeps its ID; ClearID cannot be published", ErrInvalidID)
+	case len(ev.Bytes) > 0 || ev.JSON != nil:
+		return fmt.Errorf("%w: a message carries its payload in Event.Data", ErrInvalidData)
+	}
+	return nil
+}
+
 // A Backend is the log behind a [Hub]: it orders published events, gives
 // them their IDs, keeps the history that reconnecting clients replay, and
 // carries events between hubs when several servers share one log. The
@@ -35,8 +60,9 @@ type Message struct {
 //
 // A Backend must be safe for concurrent use.
 type Backend interface {
-	// Publish appends msg to the log. msg.ID is empty unless the publisher
-	// chose one; the backend sets it otherwise, unique and increasing.
+	// Publish appends msg to the log, after [Message.Validate] accepts it.
+	// msg.ID is empty unless the publisher chose one; the backend sets it
+	// otherwise, unique and increasing.
 	// Every hub on the log, the publishing one included, receives the
 	// message through the function given to Listen.
 	//

@@ -19,3 +19,15 @@ func TestChosenIDs(t *testing.T) {
 	t.Cleanup(func() { hub.Close() })
 	backendtest.ChosenIDs(t, hub)
 }
+
+// Every ID that could not come back in a Last-Event-ID header is refused
+// before it reaches the log, as on every backend (see redis.TestInvalidIDs).
+func TestInvalidIDs(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := sse.NewHub()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	backendtest.InvalidIDs(t, hub, nil)
+}

@@ -308,7 +308,7 @@ func (r *reader) newRequest(ctx context.Context) (*http.Request, error) {
 	}
 	if id := r.dec.LastEventID(); id == "" {
 		req.Header.Del("Last-Event-ID")
-	} else if !validHeaderValue(id) {
+	} else if !validID(id) {
 		return nil, fmt.Errorf("%w: %q cannot be sent back in a Last-Event-ID header", ErrInvalidID, id)
 	} else {
 		req.Header.Set("Last-Event-ID", id)
@@ -333,18 +333,6 @@ func (r *reader) newRequest(ctx context.Context) (*http.Request, error) {
 		}
 	}
 	return req, nil
-}
-
-// validHeaderValue reports whether s can be sent as a header value: no
-// control character but tab. Bytes above 0x7F are sent as they are, so a
-// UTF-8 ID goes back intact.
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7F {
-			return false
-		}
-	}
-	return true
 }
 
 // checkResponse reports whether resp opens an event stream, and if not,

@@ -21,9 +21,12 @@ import (
 // event that fired): to move a client's position, send the ID with data.
 type Event struct {
 	// ID sets the client's last event ID, which it sends back in the
-	// Last-Event-ID header when it reconnects. It must not hold CR, LF or
-	// U+0000. To reset the client's last event ID instead, leave ID empty
-	// and set ClearID.
+	// Last-Event-ID header when it reconnects. So that it comes back
+	// unchanged, it must be UTF-8 without control characters (U+0000 to
+	// U+001F, tab among them, and U+007F) and without a space at either
+	// end: a header cannot carry the first, and loses the second. To
+	// reset the client's last event ID instead, leave ID empty and set
+	// ClearID.
 	ID string
 
 	// ClearID writes an id field with an empty value, which resets the
@@ -175,9 +178,9 @@ func (e *Event) validate() (data string, lfOnly bool, err error) {
 		return "", false, fmt.Errorf("%w: ClearID with ID %q", ErrInvalidID, e.ID)
 	case e.Retry < 0 || (e.Retry > 0 && e.Retry < time.Millisecond):
 		return "", false, fmt.Errorf("%w: %v is not a whole number of milliseconds", ErrInvalidRetry, e.Retry)
-	case !validField(e.ID, true):
+	case !validID(e.ID):
 		return "", false, fmt.Errorf("%w: %q", ErrInvalidID, e.ID)
-	case !validField(e.Type, false):
+	case !validField(e.Type, breakByte):
 		return "", false, fmt.Errorf("%w: %q", ErrInvalidType, e.Type)
 	case e.Comment != "" && !utf8.ValidString(e.Comment):
 		return "", false, fmt.Errorf("%w: comment is not UTF-8", ErrInvalidData)
@@ -226,10 +229,19 @@ func plainASCII(s string) bool {
 	return true
 }
 
-// validField reports whether s can stand on one line: UTF-8 without CR or
-// LF, and without U+0000 if noNUL is set. It looks every byte up in
+// validID reports whether s can be an event ID: a field (see validField)
+// that also makes the round trip through a Last-Event-ID header, so no
+// control character and no space at either end. Header values cannot
+// hold control characters but tab (net/http answers 400), and lose the
+// spaces and tabs around them.
+func validID(s string) bool {
+	return s == "" || s[0] != ' ' && s[len(s)-1] != ' ' && validField(s, breakByte|ctlByte)
+}
+
+// validField reports whether s can stand in a field: UTF-8 without a byte
+// of the classes in forbidden (see fieldBytes). It looks every byte up in
 // fieldBytes, without a branch, and decides once at the end.
-func validField(s string, noNUL bool) bool {
+func validField(s string, forbidden byte) bool {
 	var seen byte
 	for i := 0; i < len(s); i++ {
 		seen |= fieldBytes[s[i]]
@@ -237,24 +249,28 @@ func validField(s string, noNUL bool) bool {
 	switch {
 	case seen == 0:
 		return true
-	case seen&breakByte != 0, noNUL && seen&nulByte != 0:
+	case seen&forbidden != 0:
 		return false
 	default:
-		return utf8.ValidString(s)
+		return seen&nonASCIIByte == 0 || utf8.ValidString(s)
 	}
 }
 
 // The classes of bytes that validField tells apart.
 const (
-	breakByte    = 1 << iota // CR or LF
-	nulByte                  // U+0000
+	breakByte    = 1 << iota // CR or LF: would end the line
+	ctlByte                  // any other control character, U+0000 and tab among them
 	nonASCIIByte             // part of a multi-byte UTF-8 sequence, or invalid
 )
 
-// fieldBytes gives the class of every byte value, 0 for the bytes that
-// may stand in any field.
+// fieldBytes gives the class of every byte value, 0 for the printable
+// ASCII bytes that may stand in any field.
 var fieldBytes = func() (t [256]byte) {
-	t['\r'], t['\n'], t[0] = breakByte, breakByte, nulByte
+	for c := range ' ' {
+		t[c] = ctlByte
+	}
+	t[0x7F] = ctlByte
+	t['\r'], t['\n'] = breakByte, breakByte
 	for c := utf8.RuneSelf; c < len(t); c++ {
 		t[c] = nonASCIIByte
 	}

@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden frames under testdata/frames")
@@ -172,6 +176,12 @@ func TestEventRefused(t *testing.T) {
 		{"id-crlf", Event{ID: "1\r\n", Data: "x"}, ErrInvalidID},
 		{"id-nul", Event{ID: "1\x00", Data: "x"}, ErrInvalidID},
 		{"id-not-utf8", Event{ID: "\xff", Data: "x"}, ErrInvalidID},
+		{"id-control", Event{ID: "order\x01 7", Data: "x"}, ErrInvalidID},
+		{"id-tab", Event{ID: "a\tb", Data: "x"}, ErrInvalidID},
+		{"id-del", Event{ID: "a\x7f", Data: "x"}, ErrInvalidID},
+		{"id-leading-space", Event{ID: " 2", Data: "x"}, ErrInvalidID},
+		{"id-trailing-space", Event{ID: "2 ", Data: "x"}, ErrInvalidID},
+		{"id-only-space", Event{ID: " ", Data: "x"}, ErrInvalidID},
 		{"type-lf", Event{Type: "a\ndata: injected", Data: "x"}, ErrInvalidType},
 		{"type-cr", Event{Type: "a\r", Data: "x"}, ErrInvalidType},
 		{"type-not-utf8", Event{Type: "a\xc3", Data: "x"}, ErrInvalidType},
@@ -232,5 +242,70 @@ func TestPlainASCII(t *testing.T) {
 				check(s)
 			}
 		}
+	}
+}
+
+// TestEventIDRoundTrip checks the rule for IDs against what it stands for:
+// every ID the encoder accepts reaches a client through the stream and
+// comes back byte for byte in the Last-Event-ID header of a reconnection
+// to a net/http server, and every ID it refuses for its bytes could not
+// make that trip (tab inside an ID, which a header could carry, is refused
+// too, to keep the rule short). It tries every byte value alone, first,
+// in the middle and last, and some multi-byte characters.
+func TestEventIDRoundTrip(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("Last-Event-ID"))
+	}))
+	defer srv.Close()
+	// sentBack returns the ID the server reads back, and false if the
+	// client refused to send it or the server refused the request.
+	sentBack := func(id string) (string, bool) {
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Last-Event-ID", id)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			return "", false // the client would not send it
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(body), resp.StatusCode == http.StatusOK
+	}
+
+	var ids []string
+	for c := range 256 {
+		b := string([]byte{byte(c)})
+		ids = append(ids, b, b+"7", "7"+b+"7", "7"+b)
+	}
+	ids = append(ids, "é", "ü-1", "\u2028", "\u0085", "\u00a0x\u00a0", "👋", "a b")
+	accepted := 0
+	for _, id := range ids {
+		frame, err := (&Event{ID: id, Data: "x"}).AppendText(nil)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidID) {
+				t.Fatalf("ID %q: error %v, want ErrInvalidID", id, err)
+			}
+			if got, ok := sentBack(id); ok && got == id && utf8.ValidString(id) && !strings.Contains(id, "\t") {
+				t.Errorf("ID %q refused, but it makes the round trip", id)
+			}
+			continue
+		}
+		accepted++
+		dec := NewDecoder(bytes.NewReader(frame))
+		if _, err := dec.Next(); err != nil || dec.LastEventID() != id {
+			t.Errorf("ID %q: client keeps %q (%v)", id, dec.LastEventID(), err)
+			continue
+		}
+		if got, ok := sentBack(id); !ok || got != id {
+			t.Errorf("ID %q accepted, but the server reads Last-Event-ID %q (request ok: %v)", id, got, ok)
+		}
+	}
+	if want := 95*4 - 3; accepted < want { // printable ASCII, but a space first or last
+		t.Errorf("%d IDs accepted, want at least %d", accepted, want)
 	}
 }

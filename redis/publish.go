@@ -172,10 +172,12 @@ type pending struct {
 // carries a random token, a retry first looks for it among the newest
 // entries, and publishing the same event again within [PendingTTL] reuses
 // the token (and waits, within ctx, until the earlier attempt has ended).
-// After Close, Publish returns [sse.ErrHubClosed].
+// After Close, Publish returns [sse.ErrHubClosed]. A message that
+// [sse.Message.Validate] refuses (an ID that could not come back in a
+// Last-Event-ID header, say) returns its error before Redis is asked.
 func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
-	if len(msg.Topics) == 0 {
-		return sse.ErrNoTopic
+	if err := msg.Validate(); err != nil {
+		return fmt.Errorf("sseredis: publish: %w", err)
 	}
 	if b.ctx.Err() != nil {
 		return sse.ErrHubClosed

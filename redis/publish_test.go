@@ -89,6 +89,16 @@ func TestChosenIDs(t *testing.T) {
 	backendtest.ChosenIDs(t, newInstance(t, rs.url()).hub)
 }
 
+// Every ID that could not come back in a Last-Event-ID header is refused,
+// by the hub and by the backend called directly, before anything reaches
+// Redis (see sse.TestInvalidIDs).
+func TestInvalidIDs(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	in := newInstance(t, rs.url())
+	backendtest.InvalidIDs(t, in.hub, in.backend)
+}
+
 // The index of chosen IDs follows the stream's trimming: it holds the IDs
 // of the entries the stream holds, and a client resuming from a trimmed
 // one gets a reset.

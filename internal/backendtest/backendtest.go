@@ -7,6 +7,7 @@ package backendtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"slices"
@@ -107,6 +108,44 @@ func ChosenIDs(t *testing.T, hub *sse.Hub) {
 			}
 			t.Errorf("%s: next event %+v, want the live one with ID order-7 (and nothing before it)", name, ev)
 		}
+	}
+}
+
+// InvalidIDs checks that every event ID that could not come back in a
+// Last-Event-ID header (a control character anywhere, a space or tab at
+// either end, bytes that are not UTF-8) is refused with [sse.ErrInvalidID]
+// by hub.Publish and, if backend is not nil, by backend.Publish called
+// directly, and that nothing of it reaches a subscriber: the next event a
+// live client receives is a valid one published after them all.
+func InvalidIDs(t *testing.T, hub *sse.Hub, backend sse.Backend) {
+	t.Helper()
+	srv := httptest.NewServer(sse.Handler(hub.StreamFunc(topic), sse.WithHeartbeat(0)))
+	t.Cleanup(srv.Close)
+	live := Connect(t, srv.Client(), srv.URL, "live stream", "")
+	WaitSubscribers(t, hub, 1)
+
+	ids := []string{" 2", "2 ", " ", "\t2", "2\t", "\xff", "2\xc3"}
+	for c := range 0x20 {
+		ids = append(ids, fmt.Sprintf("order%c7", c))
+	}
+	ids = append(ids, "order\x7f7")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, id := range ids {
+		if err := hub.Publish(ctx, sse.Event{ID: id, Data: "refused"}, topic); !errors.Is(err, sse.ErrInvalidID) {
+			t.Errorf("hub.Publish with ID %q: error %v, want ErrInvalidID", id, err)
+		}
+		if backend == nil {
+			continue
+		}
+		msg := sse.Message{ID: id, Topics: []string{topic}, Event: sse.Event{ID: id, Data: "refused"}}
+		if err := backend.Publish(ctx, msg); !errors.Is(err, sse.ErrInvalidID) {
+			t.Errorf("backend.Publish with ID %q: error %v, want ErrInvalidID", id, err)
+		}
+	}
+	publish(t, hub, sse.Event{ID: "after", Data: "valid"})
+	if ev := live.Next(t); ev.ID != "after" || ev.Data != "valid" {
+		t.Errorf("live client: next event %+v, want the valid one published after the refused ones", ev)
 	}
 }
 
