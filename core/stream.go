@@ -128,6 +128,15 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// The headers go out before fn runs. An HTTP/1.x server would
+		// then discard a short request body, or close it, unless told
+		// that the handler reads it while it writes; HTTP/2 always
+		// lets it, and says so with ErrNotSupported.
+		if err := rc.EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return fmt.Errorf("sse: reading the request body while streaming: %w", err)
+		}
+	}
 	s := newStream(r.Context(), httpSink{w, rc}, cfg)
 	s.req = r
 	s.lastID = lastEventID(r)
@@ -338,6 +347,10 @@ func (s *Stream) Done() <-chan struct{} { return s.ctx.Done() }
 func (s *Stream) Context() context.Context { return s.ctx }
 
 // Request returns the request the stream answers, or nil for [StreamTo].
+// Its body can be read at any time while the stream runs, over HTTP/1.x
+// as over HTTP/2, though the response headers went out before the
+// [StreamFunc] started: a POST that streams the answer to a prompt reads
+// the prompt from it.
 func (s *Stream) Request() *http.Request { return s.req }
 
 // LastEventID returns the ID of the last event the client saw before it

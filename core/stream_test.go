@@ -1157,3 +1157,59 @@ type failingFlushWriter struct{ err error }
 
 func (w failingFlushWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w failingFlushWriter) Flush() error                { return w.err }
+
+// TestStreamReadsRequestBody checks that a stream function can read the
+// request body, as a POST that streams an answer to a prompt does, though
+// the headers went out before it ran: at once, after sending events, and a
+// body larger than any buffer on the way, over HTTP/1.1 and HTTP/2.
+func TestStreamReadsRequestBody(t *testing.T) {
+	prompts := map[string]string{
+		"json":  `{"model":"m","prompt":"Say hello."}`,
+		"large": strings.Repeat("a prompt of some length. ", 80_000), // 2 MB
+	}
+	for _, p := range liveProtocols {
+		for name, prompt := range prompts {
+			t.Run(p.name+"/"+name, func(t *testing.T) {
+				h, served := serveFunc(func(s *Stream) error {
+					if err := s.Send(Event{Data: "started"}); err != nil {
+						return err
+					}
+					var head [8]byte
+					n, err := io.ReadFull(s.Request().Body, head[:])
+					if err != nil {
+						return fmt.Errorf("reading the first %d bytes: %w", len(head), err)
+					}
+					if err := s.Send(Event{Data: "head " + string(head[:n])}); err != nil {
+						return err
+					}
+					rest, err := io.ReadAll(s.Request().Body)
+					if err != nil {
+						return fmt.Errorf("reading the rest after %d bytes: %w", n, err)
+					}
+					return s.Send(Event{Data: "read " + strconv.Itoa(n+len(rest))})
+				}, WithHeartbeat(0))
+				ls := startLiveServer(t, p.http2, h, nil)
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ls.URL, strings.NewReader(prompt))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Accept", "text/event-stream")
+				resp, err := ls.client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				dec := NewDecoder(resp.Body)
+				for _, want := range []string{"started", "head " + prompt[:8], "read " + strconv.Itoa(len(prompt))} {
+					ev, err := dec.Next()
+					if err != nil || ev.Data != want {
+						t.Fatalf("event %q, %v; want %q (the stream function returned %v)", ev.Data, err, want, receive(t, served, arrive, "Serve's result"))
+					}
+				}
+				if err := receive(t, served, arrive, "Serve's result"); err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			})
+		}
+	}
+}

@@ -47,14 +47,14 @@ func withMiddleware(mw ...func(http.Handler) http.Handler) adaptertest.Router {
 	return func(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
 		r := chi.NewRouter()
 		r.Use(mw...)
-		r.With(ssechi.Middleware(fn, opts...)).Get(adaptertest.Path, ok)
+		r.With(ssechi.Middleware(fn, opts...)).HandleFunc(adaptertest.Path, ok)
 		return r
 	}
 }
 
 func handlerForm(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
 	r := chi.NewRouter()
-	r.Get(adaptertest.Path, ssechi.Handler(fn, opts...))
+	r.Handle(adaptertest.Path, ssechi.Handler(fn, opts...))
 	return r
 }
 

@@ -45,14 +45,14 @@ func withMiddleware(mw ...gin.HandlerFunc) adaptertest.Router {
 	return func(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
 		r := gin.New()
 		r.Use(mw...)
-		r.GET(adaptertest.Path, ssegin.Middleware(fn, opts...), ok)
+		r.Any(adaptertest.Path, ssegin.Middleware(fn, opts...), ok)
 		return r
 	}
 }
 
 func handlerForm(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
 	r := gin.New()
-	r.GET(adaptertest.Path, ssegin.Handler(fn, opts...))
+	r.Any(adaptertest.Path, ssegin.Handler(fn, opts...))
 	return r
 }
 

@@ -53,14 +53,14 @@ func withMiddleware(mw ...echo.MiddlewareFunc) adaptertest.Router {
 	return func(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
 		e := newEcho(nil)
 		e.Use(mw...)
-		e.GET(adaptertest.Path, ok, sseecho.Middleware(fn, opts...))
+		e.Any(adaptertest.Path, ok, sseecho.Middleware(fn, opts...))
 		return e
 	}
 }
 
 func handlerForm(fn sse.StreamFunc, opts ...sse.Option) http.Handler {
 	e := newEcho(nil)
-	e.GET(adaptertest.Path, sseecho.Handler(fn, opts...))
+	e.Any(adaptertest.Path, sseecho.Handler(fn, opts...))
 	return e
 }
 

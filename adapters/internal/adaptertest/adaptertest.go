@@ -311,6 +311,7 @@ func testOptions(t *testing.T, r Router) {
 			t.Run("WriteTimeout", func(t *testing.T) { t.Parallel(); WriteTimeout(t, r, h2) })
 			t.Run("Disconnect", func(t *testing.T) { t.Parallel(); testDisconnect(t, r, h2) })
 			t.Run("ErrorHandler", func(t *testing.T) { t.Parallel(); testErrorHandler(t, r, h2) })
+			t.Run("RequestBody", func(t *testing.T) { t.Parallel(); testRequestBody(t, r, h2) })
 		})
 	}
 }
@@ -335,6 +336,35 @@ func testLastEventID(t *testing.T, r Router, h2 bool) {
 		if err != nil || ev.Data != tt.want {
 			t.Errorf("%s with Last-Event-ID %q: %q, %v; want %q", tt.path, tt.header, ev.Data, err, tt.want)
 		}
+	}
+}
+
+// testRequestBody checks that the callback can read a POST's body, as an
+// endpoint that streams the answer to a prompt does, though the stream's
+// headers went out before it ran.
+func testRequestBody(t *testing.T, r Router, h2 bool) {
+	const prompt = `{"prompt":"Say hello."}`
+	s := NewServer(t, r(func(s *sse.Stream) error {
+		body, err := io.ReadAll(s.Request().Body)
+		if err != nil {
+			return s.Send(sse.Event{Type: "error", Data: err.Error()})
+		}
+		return s.Send(sse.Event{Data: string(body)})
+	}), h2)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+Path, strings.NewReader(prompt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	CheckStream(t, resp)
+	ev, err := sse.NewDecoder(Body(t, resp)).Next()
+	if err != nil || ev.Type != "message" || ev.Data != prompt {
+		t.Errorf("callback read the body as %+v, %v; want %q", ev, err, prompt)
 	}
 }
 
