@@ -128,12 +128,15 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	// The headers go out before fn runs. An HTTP/1.x server would then
+	// discard a short request body, or close it, unless told that the
+	// handler reads it while it writes; HTTP/2 always lets it, and says
+	// so with ErrNotSupported.
 	if r.Body != nil && r.Body != http.NoBody {
-		// The headers go out before fn runs. An HTTP/1.x server would
-		// then discard a short request body, or close it, unless told
-		// that the handler reads it while it writes; HTTP/2 always
-		// lets it, and says so with ErrNotSupported.
-		if err := rc.EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		switch err := rc.EnableFullDuplex(); {
+		case err == nil:
+			defer endBody(r, rc)
+		case !errors.Is(err, http.ErrNotSupported):
 			return fmt.Errorf("sse: reading the request body while streaming: %w", err)
 		}
 	}
@@ -144,6 +147,23 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 		s.unwatch = append(s.unwatch, context.AfterFunc(end, func() { s.abort(http.ErrServerClosed) }))
 	}
 	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
+}
+
+// endBody closes the body of a request served in full duplex once its
+// stream has ended. net/http's HTTP/1.x server panics if such a body
+// reaches its end only after the handler returned (go.dev/issue/68560);
+// closing it here reads what the client already sent, without waiting
+// for more: a client still sending gets its connection closed after the
+// response.
+func endBody(r *http.Request, rc *http.ResponseController) {
+	// Neither error changes anything: without the deadline, Close may
+	// wait for a slow client, and a body that cannot be drained ends
+	// the connection.
+	if err := rc.SetReadDeadline(time.Now()); err != nil {
+		r.Body.Close()
+		return
+	}
+	r.Body.Close()
 }
 
 // shutdownKey is the context key under which [EndOnShutdown] leaves, in

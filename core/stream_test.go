@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/eventwire/sse/internal/leaktest"
+	"github.com/eventwire/sse/internal/syncbuf"
 )
 
 // arrive bounds the wait for something that must happen soon. It is
@@ -1208,6 +1209,67 @@ func TestStreamReadsRequestBody(t *testing.T) {
 				}
 				if err := receive(t, served, arrive, "Serve's result"); err != nil {
 					t.Errorf("Serve: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// TestStreamLeavesRequestBodyUnread checks that a stream function may
+// ignore the request body, all of it or the end of it, whether the client
+// has sent it all or is still sending: the server neither panics (as
+// net/http's HTTP/1.x server does when a full-duplex body ends after the
+// handler, go.dev/issue/68560) nor hangs, and the connection serves the
+// next request or closes.
+func TestStreamLeavesRequestBodyUnread(t *testing.T) {
+	bodies := []struct {
+		name string
+		body func() io.Reader
+	}{
+		{"sent", func() io.Reader { return strings.NewReader(`{"prompt":"hi"}`) }},
+		{"chunked", func() io.Reader { return io.MultiReader(strings.NewReader(`{"prompt":"hi"}`)) }},
+		{"large", func() io.Reader { return strings.NewReader(strings.Repeat("x", 1<<20)) }},
+		{"still sending", func() io.Reader {
+			pr, pw := io.Pipe()
+			go func() {
+				pw.Write([]byte(`{"prompt":`))
+				<-t.Context().Done()
+				pw.Close()
+			}()
+			return pr
+		}},
+	}
+	for _, p := range liveProtocols {
+		for _, b := range bodies {
+			t.Run(p.name+"/"+b.name, func(t *testing.T) {
+				var logged syncbuf.Buffer
+				h, served := serveFunc(func(s *Stream) error {
+					return s.Send(Event{Data: "answer"})
+				}, WithHeartbeat(0))
+				ls := startLiveServer(t, p.http2, h, func(srv *http.Server) { srv.ErrorLog = log.New(&logged, "", 0) })
+				for i := range 2 {
+					req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ls.URL, b.body())
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Header.Set("Accept", "text/event-stream")
+					resp, err := ls.client.Do(req)
+					if err != nil {
+						t.Fatalf("request %d: %v", i, err)
+					}
+					got, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if string(got) != "data: answer\n\n" {
+						t.Errorf("request %d: body %q, %v", i, got, err)
+					}
+					if err := receive(t, served, arrive, "Serve's result"); err != nil {
+						t.Errorf("Serve: %v", err)
+					}
+				}
+				ls.client.CloseIdleConnections()
+				ls.CloseClientConnections()
+				if s := logged.String(); s != "" {
+					t.Errorf("server logged:\n%s", s)
 				}
 			})
 		}
