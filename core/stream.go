@@ -128,16 +128,12 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	// The headers go out before fn runs. An HTTP/1.x server would then
-	// discard a short request body, or close it, unless told that the
-	// handler reads it while it writes; HTTP/2 always lets it, and says
-	// so with ErrNotSupported.
 	if r.Body != nil && r.Body != http.NoBody {
-		switch err := rc.EnableFullDuplex(); {
-		case err == nil:
+		switch duplex, err := readWhileStreaming(h, rc); {
+		case err != nil:
+			return err
+		case duplex:
 			defer endBody(r, rc)
-		case !errors.Is(err, http.ErrNotSupported):
-			return fmt.Errorf("sse: reading the request body while streaming: %w", err)
 		}
 	}
 	s := newStream(r.Context(), httpSink{w, rc}, cfg)
@@ -149,20 +145,36 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
 }
 
-// endBody closes the body of a request served in full duplex once its
-// stream has ended. net/http's HTTP/1.x server panics if such a body
-// reaches its end only after the handler returned (go.dev/issue/68560);
-// closing it here reads what the client already sent, without waiting
-// for more: a client still sending gets its connection closed after the
+// readWhileStreaming lets fn read the request body though the headers
+// go out before it runs. An HTTP/1.x server would discard a short body
+// then, or close it, unless told that the handler reads it while it
+// writes (HTTP/2 always lets it, and says so with ErrNotSupported). Such
+// a connection is not used again: net/http's HTTP/1.x server panics if
+// a full-duplex body reaches its end after the handler returned, as it
+// would when fn leaves the body unread (go.dev/issue/68560), and a body
+// still unread when fn returns would put its bytes where the next request
+// should start. It reports whether the body is read in full duplex; the
+// caller then ends it with endBody.
+func readWhileStreaming(h http.Header, rc *http.ResponseController) (bool, error) {
+	err := rc.EnableFullDuplex()
+	switch {
+	case errors.Is(err, http.ErrNotSupported):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("sse: reading the request body while streaming: %w", err)
+	}
+	h.Set("Connection", "close")
+	return true, nil
+}
+
+// endBody closes the body of a request served by readWhileStreaming once
+// its stream has ended: a past read deadline makes the close drop what has
+// arrived instead of waiting for the rest. SetReadDeadline reaches the
+// connection that EnableFullDuplex reached, so it does not fail, and an
+// error from Close would change nothing: the connection closes after the
 // response.
 func endBody(r *http.Request, rc *http.ResponseController) {
-	// Neither error changes anything: without the deadline, Close may
-	// wait for a slow client, and a body that cannot be drained ends
-	// the connection.
-	if err := rc.SetReadDeadline(time.Now()); err != nil {
-		r.Body.Close()
-		return
-	}
+	rc.SetReadDeadline(time.Now())
 	r.Body.Close()
 }
 
@@ -370,7 +382,10 @@ func (s *Stream) Context() context.Context { return s.ctx }
 // Its body can be read at any time while the stream runs, over HTTP/1.x
 // as over HTTP/2, though the response headers went out before the
 // [StreamFunc] started: a POST that streams the answer to a prompt reads
-// the prompt from it.
+// the prompt from it. What is left unread is dropped when the stream
+// ends; over HTTP/1.x, a request with a body has its connection closed
+// after the stream (Connection: close), since the client may still be
+// sending it.
 func (s *Stream) Request() *http.Request { return s.req }
 
 // LastEventID returns the ID of the last event the client saw before it
