@@ -99,11 +99,13 @@ func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event,
 // Events reads the event stream that req asks for through client (nil
 // means [http.DefaultClient]), as a browser's EventSource does, and
 // returns an iterator over its events. Nothing is sent until the iterator
-// is used; each use opens the stream anew. Each event has the ID, Type and
-// Data a browser reports (ID is the last event ID in force, carried over
-// events that set none and across reconnects), and Retry set to the
-// stream's reconnection delay if a retry field arrived since the previous
-// event.
+// is used; each use opens the stream anew. Each event has the Type and
+// Data a browser reports, the ID it came with (see [Decoder.Next]: an
+// event without an id field has none, so that a proxy re-sending each
+// event with [Stream.Send] copies the stream as it came), and Retry set to
+// the stream's reconnection delay if a retry field arrived since the
+// previous event. The client itself keeps the last event ID in force and
+// sends it when it reconnects.
 //
 // The request may use any method, headers and body: a POST with a JSON
 // body is how many streaming APIs start. Every attempt sends a copy of req

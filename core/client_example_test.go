@@ -28,7 +28,7 @@ func ExampleEvents() {
 		}
 		sse.Serve(w, r, func(s *sse.Stream) error {
 			s.Send(sse.Event{ID: "1", Type: "greeting", Data: "hello"})
-			s.Send(sse.Event{Data: "no id: carries the last one"})
+			s.Send(sse.Event{Data: "no id of its own"})
 			return s.Send(sse.Event{ID: "2", JSON: map[string]int{"n": 2}})
 		})
 	}))
@@ -45,7 +45,7 @@ func ExampleEvents() {
 	fmt.Println("server said stop")
 	// Output:
 	// 1 [greeting] hello
-	// 1 [message] no id: carries the last one
+	//  [message] no id of its own
 	// 2 [message] {"n":2}
 	// server said stop
 }
@@ -162,7 +162,7 @@ func ExampleDecoder_SetLastEventID() {
 		if err != nil {
 			break
 		}
-		fmt.Println(ev.ID, ev.Data)
+		fmt.Println(d.LastEventID(), ev.Data)
 	}
 	// Output:
 	// 42 a

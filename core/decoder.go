@@ -70,6 +70,8 @@ type Decoder struct {
 	id   []byte // last event ID buffer
 
 	lastID   string // last event ID string, set at dispatch
+	firedID  string // the last event ID when the last event fired
+	idField  bool   // the event being built has an id field
 	lastType string // last event type returned, reused while it repeats
 	retry    time.Duration
 	retrySet bool // a retry field was read since the last event fired
@@ -108,10 +110,18 @@ func (d *Decoder) SetMaxEventSize(n int) {
 	d.max = n
 }
 
-// Next reads until the next event is dispatched and returns it: ID is the
-// last event ID in force at dispatch (carried over from earlier events),
-// Type is the event type ("message" when empty), Data is the data buffer
-// with its one trailing LF removed. Only ID, Type and Data are set. At the
+// Next reads until the next event is dispatched and returns it: Type is
+// the event type ("message" when empty), Data is the data buffer with its
+// one trailing LF removed, and ID is the event's own ID, from its id
+// field (an empty id field sets ClearID instead). An event without an id
+// field has no ID, unless a block that fired no event (an id alone)
+// changed the last event ID since the previous event: it then carries that
+// ID, or ClearID. So an event sent on as it came ([Stream.Send]) leaves
+// the next client with the same last event ID at every event, and no id
+// line is added to an event that had none. The last event ID in force,
+// carried over events that set none, which a browser reports as the
+// event's lastEventId, is [Decoder.LastEventID]. Only ID, ClearID, Type and
+// Data are set. At the
 // end of the stream it returns [io.EOF] (an event not ended by a blank line
 // is dropped, its id too); other read errors are returned as they come.
 //
@@ -146,14 +156,14 @@ func (d *Decoder) Next() (Event, error) {
 	}
 }
 
-// SetLastEventID sets the last event ID as if the stream had set it, so
-// that the events that set none report id until the stream sets another.
-// A client that resumes a stream calls it with the ID it sent in the
-// Last-Event-ID header, and reports events as a browser does after a
-// reconnect. Call it before the first [Decoder.Next]; it replaces any ID of
+// SetLastEventID sets the last event ID as if the stream had set it and an
+// event had fired since: [Decoder.LastEventID] reports id until the stream
+// sets another, and the next event without an id field has no ID. A
+// client that resumes a stream calls it with the ID it sent in the
+// Last-Event-ID header. Call it before the first [Decoder.Next]; it replaces any ID of
 // an event being built. It does not allocate.
 func (d *Decoder) SetLastEventID(id string) {
-	d.lastID = id
+	d.lastID, d.firedID = id, id
 	d.id = append(d.id[:0], id...)
 }
 
@@ -339,6 +349,7 @@ func (d *Decoder) field(line []byte) error {
 			if d.id, ok = d.appendDecoded(d.id[:0], value); !ok {
 				return d.tooLarge()
 			}
+			d.idField = true
 		}
 	case "retry":
 		if r, ok := parseRetry(value); ok {
@@ -383,20 +394,22 @@ func (d *Decoder) grow(b []byte, n int) []byte {
 func (d *Decoder) dispatch() (Event, bool) {
 	d.size = 0
 	d.lastID = d.text(d.id, d.lastID)
+	own := d.idField
+	d.idField = false
 	if len(d.data) == 0 {
 		d.typ = d.typ[:0]
 		return Event{}, false
 	}
-	typ := "message"
+	typ := defaultType
 	if len(d.typ) > 0 {
 		d.lastType = d.text(d.typ, d.lastType)
 		typ = d.lastType
 	}
-	e := Event{
-		ID:   d.lastID,
-		Type: typ,
-		Data: string(d.data[:len(d.data)-1]),
+	e := Event{Type: typ, Data: string(d.data[:len(d.data)-1])}
+	if own || d.lastID != d.firedID {
+		e.ID, e.ClearID = d.lastID, d.lastID == ""
 	}
+	d.firedID = d.lastID
 	d.data, d.typ = d.data[:0], d.typ[:0]
 	return e, true
 }
@@ -405,6 +418,7 @@ func (d *Decoder) dispatch() (Event, bool) {
 // and its unterminated last line included.
 func (d *Decoder) discard() {
 	d.data, d.typ = d.data[:0], d.typ[:0]
+	d.idField = false
 	d.id = append(d.id[:0], d.lastID...)
 	d.size = 0
 	d.r = d.w
@@ -420,6 +434,7 @@ func (d *Decoder) reset(r io.Reader) {
 	d.r, d.w, d.scan, d.lf = 0, 0, 0, 0
 	d.started, d.skipLF = false, false
 	d.data, d.typ = d.data[:0], d.typ[:0]
+	d.idField = false
 	d.id = append(d.id[:0], d.lastID...)
 	d.size = 0
 }

@@ -20,9 +20,28 @@ import (
 type decodeCase struct {
 	name   string
 	in     string
-	want   []Event // only ID, Type and Data set
+	want   []Event // the browser's view (see browserView): ID, Type and Data
+	raw    []Event // if not nil, the events exactly as Next returns them
 	lastID string
 	retry  time.Duration
+}
+
+// browserView returns events as a browser reports them: each with the last
+// event ID in force when it fired (lastEventId), carried over from startID
+// and the events before it, and without ClearID. A client of a stream that
+// re-sends the decoded events sees the same; that the two agree is what
+// lets a proxy re-send events as they came.
+func browserView(events []Event, startID string) []Event {
+	var out []Event
+	id := startID
+	for _, e := range events {
+		if e.ID != "" || e.ClearID {
+			id = e.ID
+		}
+		e.ID, e.ClearID = id, false
+		out = append(out, e)
+	}
+	return out
 }
 
 // msg returns the event a browser fires for data with no type or ID set.
@@ -165,8 +184,11 @@ func checkStream(t *testing.T, r io.Reader, c decodeCase) {
 	if err != io.EOF {
 		t.Fatalf("Next error = %v, want io.EOF", err)
 	}
-	if !reflect.DeepEqual(got, c.want) {
-		t.Errorf("events =\n%s\nwant\n%s", formatEvents(got), formatEvents(c.want))
+	if c.raw != nil && !reflect.DeepEqual(got, c.raw) {
+		t.Errorf("events =\n%s\nwant\n%s", formatEvents(got), formatEvents(c.raw))
+	}
+	if view := browserView(got, ""); !reflect.DeepEqual(view, c.want) {
+		t.Errorf("events as a browser sees them =\n%s\nwant\n%s", formatEvents(view), formatEvents(c.want))
 	}
 	if id := d.LastEventID(); id != c.lastID {
 		t.Errorf("LastEventID() = %q, want %q", id, c.lastID)
@@ -176,6 +198,36 @@ func checkStream(t *testing.T, r io.Reader, c decodeCase) {
 	}
 	if _, err := d.Next(); err != io.EOF {
 		t.Errorf("Next after io.EOF: error = %v, want io.EOF", err)
+	}
+}
+
+// checkResend sends the events a decoder returned on, as a proxy does,
+// through the encoder, and checks that a client of the new stream sees
+// what a client of the original one saw: the same events with the same
+// last event ID at each. An ID that the encoder refuses (one that could not
+// come back in a header) is the only error allowed, and leaves the check.
+func checkResend(t *testing.T, events []Event) {
+	t.Helper()
+	var stream []byte
+	for _, e := range events {
+		var err error
+		if stream, err = e.AppendText(stream); errors.Is(err, ErrInvalidID) {
+			return
+		} else if err != nil {
+			t.Fatalf("re-sending %#v: %v", e, err)
+		}
+	}
+	got, err := decodeAll(NewDecoder(bytes.NewReader(stream)))
+	if err != io.EOF {
+		t.Fatalf("decoding the re-sent stream: %v", err)
+	}
+	if want := browserView(events, ""); !reflect.DeepEqual(browserView(got, ""), want) {
+		t.Errorf("re-sent events as a browser sees them =\n%s\nwant\n%s", formatEvents(browserView(got, "")), formatEvents(want))
+	}
+	for i := range got {
+		if got[i].ID != events[i].ID || got[i].ClearID != events[i].ClearID {
+			t.Errorf("re-sent event %d: ID %q, ClearID %v; want %q, %v", i, got[i].ID, got[i].ClearID, events[i].ID, events[i].ClearID)
+		}
 	}
 }
 
@@ -193,16 +245,18 @@ func formatEvents(events []Event) string {
 func TestDecoder(t *testing.T) {
 	for _, c := range decodeCases {
 		t.Run(c.name, func(t *testing.T) {
+			// The literal transcription of the standard must agree, so
+			// that the randomised comparison below checks the right thing.
+			events, lastID, retry := refDecode([]byte(c.in))
+			if view := browserView(events, ""); !reflect.DeepEqual(view, c.want) || lastID != c.lastID || retry != c.retry {
+				t.Errorf("reference decoder: events =\n%s lastID %q, retry %v", formatEvents(view), lastID, retry)
+			}
+			c.raw = events
+			checkResend(t, events)
 			for _, v := range readerVariants {
 				t.Run(v.name, func(t *testing.T) {
 					checkStream(t, v.new(c.in), c)
 				})
-			}
-			// The literal transcription of the standard must agree, so
-			// that the randomised comparison below checks the right thing.
-			events, lastID, retry := refDecode([]byte(c.in))
-			if !reflect.DeepEqual(events, c.want) || lastID != c.lastID || retry != c.retry {
-				t.Errorf("reference decoder: events =\n%s lastID %q, retry %v", formatEvents(events), lastID, retry)
 			}
 		})
 	}
@@ -298,7 +352,7 @@ func TestDecoderReadError(t *testing.T) {
 		{
 			name:  "error passed through and decoding resumes",
 			steps: []step{{data: "id: 1\ndata: a\n\ndata: b"}, {err: errRead}, {data: "\n\n"}},
-			want:  []any{Event{ID: "1", Type: "message", Data: "a"}, errRead, Event{ID: "1", Type: "message", Data: "b"}, io.EOF},
+			want:  []any{Event{ID: "1", Type: "message", Data: "a"}, errRead, msg("b"), io.EOF},
 		},
 		{
 			name:  "error between CR and LF",
@@ -316,7 +370,7 @@ func TestDecoderReadError(t *testing.T) {
 			// gone.
 			name:  "stream continued after io.EOF",
 			steps: []step{{data: "id: 1\ndata: a\n\nid: 2\ndata: b\ndata: c"}, {err: io.EOF}, {data: "\n\ndata: d\n\n"}},
-			want:  []any{Event{ID: "1", Type: "message", Data: "a"}, io.EOF, Event{ID: "1", Type: "message", Data: "d"}, io.EOF},
+			want:  []any{Event{ID: "1", Type: "message", Data: "a"}, io.EOF, msg("d"), io.EOF},
 		},
 		{
 			name:  "error with data",
@@ -552,11 +606,53 @@ func TestDecoderSetLastEventID(t *testing.T) {
 			if err != io.EOF {
 				t.Fatalf("Next error = %v, want io.EOF", err)
 			}
-			if !reflect.DeepEqual(got, c.want) {
-				t.Errorf("events =\n%s\nwant\n%s", formatEvents(got), formatEvents(c.want))
+			if view := browserView(got, "7"); !reflect.DeepEqual(view, c.want) {
+				t.Errorf("events as a browser sees them =\n%s\nwant\n%s", formatEvents(view), formatEvents(c.want))
 			}
 			if id := d.LastEventID(); id != c.lastID {
 				t.Errorf("LastEventID() = %q, want %q", id, c.lastID)
+			}
+		})
+	}
+}
+
+// TestDecoderEventIDs checks the ID of each event as Next returns it: its
+// own, or one that a block without data set since the last event fired,
+// and nothing for an event that only inherits the last event ID.
+func TestDecoderEventIDs(t *testing.T) {
+	cleared := func(data string) Event { return Event{ClearID: true, Type: "message", Data: data} }
+	withID := func(id, data string) Event { return Event{ID: id, Type: "message", Data: data} }
+	cases := []struct {
+		name  string
+		start string // the ID given to SetLastEventID, if any
+		in    string
+		want  []Event
+	}{
+		{"own ID", "", "id: 1\ndata: a\n\n", []Event{withID("1", "a")}},
+		{"none of its own", "", "id: 1\ndata: a\n\ndata: b\n\n", []Event{withID("1", "a"), msg("b")}},
+		{"own ID repeated", "", "id: 1\ndata: a\n\nid: 1\ndata: b\n\n", []Event{withID("1", "a"), withID("1", "b")}},
+		{"empty id field", "", "id: 1\ndata: a\n\nid\ndata: b\n\ndata: c\n\n", []Event{withID("1", "a"), cleared("b"), msg("c")}},
+		{"id alone, then an event", "", "id: 5\n\ndata: a\n\n", []Event{withID("5", "a")}},
+		{"id alone cleared, then an event", "", "id: 5\ndata: a\n\nid:\n\ndata: b\n\n", []Event{withID("5", "a"), cleared("b")}},
+		{"id alone set back to the last fired", "", "id: 5\ndata: a\n\nid: 6\n\nid: 5\n\ndata: b\n\n", []Event{withID("5", "a"), msg("b")}},
+		{"id with NUL is no id field", "", "id: 1\ndata: a\n\nid: \x00\ndata: b\n\n", []Event{withID("1", "a"), msg("b")}},
+		{"after SetLastEventID", "7", "data: a\n\n", []Event{msg("a")}},
+		{"own ID equal to SetLastEventID", "7", "id: 7\ndata: a\n\n", []Event{withID("7", "a")}},
+		{"id alone after SetLastEventID", "7", "id: 8\n\ndata: a\n\n", []Event{withID("8", "a")}},
+		{"unterminated id dropped", "", "data: a\n\nid: 9", []Event{msg("a")}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDecoder(strings.NewReader(c.in))
+			if c.start != "" {
+				d.SetLastEventID(c.start)
+			}
+			got, err := decodeAll(d)
+			if err != io.EOF {
+				t.Fatalf("Next error = %v, want io.EOF", err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("events =\n%s\nwant\n%s", formatEvents(got), formatEvents(c.want))
 			}
 		})
 	}
@@ -738,7 +834,8 @@ func TestDecoderRandom(t *testing.T) {
 		}
 		in := b.String()
 		events, lastID, retry := refDecode([]byte(in))
-		c := decodeCase{name: strconv.Quote(in), in: in, want: events, lastID: lastID, retry: retry}
+		c := decodeCase{name: strconv.Quote(in), in: in, want: browserView(events, ""), raw: events, lastID: lastID, retry: retry}
+		checkResend(t, events)
 		for _, v := range readerVariants {
 			t.Run(v.name, func(t *testing.T) {
 				t.Logf("stream %q", in)
@@ -757,7 +854,8 @@ func FuzzDecoder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		events, lastID, retry := refDecode(in)
-		c := decodeCase{in: string(in), want: events, lastID: lastID, retry: retry}
+		c := decodeCase{in: string(in), want: browserView(events, ""), raw: events, lastID: lastID, retry: retry}
+		checkResend(t, events)
 		for _, v := range readerVariants {
 			t.Run(v.name, func(t *testing.T) {
 				checkStream(t, v.new(c.in), c)
@@ -823,7 +921,9 @@ func refUTF8(p []byte) string {
 
 // refDecode is the standard's event stream interpretation, transcribed
 // step by step on a whole stream: UTF-8 decode, split into lines, process
-// each, discard what is pending at the end.
+// each, discard what is pending at the end. The events it returns are as
+// Next returns them, with the ID of their own id field, or of an id set
+// since the last event fired (see browserView for the standard's view).
 func refDecode(p []byte) (events []Event, lastID string, retry time.Duration) {
 	return refDecodeFrom(p, "")
 }
@@ -835,6 +935,7 @@ func refDecodeFrom(p []byte, startID string) (events []Event, lastID string, ret
 	s := refUTF8(p)
 	lastID = startID
 	idBuf := startID
+	firedID, idField := startID, false
 	var data, eventType string
 	for {
 		i := strings.IndexAny(s, "\r\n")
@@ -851,6 +952,8 @@ func refDecodeFrom(p []byte, startID string) (events []Event, lastID string, ret
 		switch {
 		case line == "":
 			lastID = idBuf
+			own := idField
+			idField = false
 			if data == "" {
 				eventType = ""
 				continue
@@ -860,7 +963,12 @@ func refDecodeFrom(p []byte, startID string) (events []Event, lastID string, ret
 			if typ == "" {
 				typ = "message"
 			}
-			events = append(events, Event{ID: lastID, Type: typ, Data: data})
+			e := Event{Type: typ, Data: data}
+			if own || lastID != firedID {
+				e.ID, e.ClearID = lastID, lastID == ""
+			}
+			firedID = lastID
+			events = append(events, e)
 			data, eventType = "", ""
 			continue
 		case line[0] == ':':
@@ -878,7 +986,7 @@ func refDecodeFrom(p []byte, startID string) (events []Event, lastID string, ret
 			data += value + "\n"
 		case "id":
 			if !strings.ContainsRune(value, 0) {
-				idBuf = value
+				idBuf, idField = value, true
 			}
 		case "retry":
 			if value != "" && strings.Trim(value, "0123456789") == "" {

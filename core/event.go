@@ -35,7 +35,8 @@ type Event struct {
 	ClearID bool
 
 	// Type is the event type the client dispatches on (addEventListener);
-	// empty means "message". It must not hold CR or LF.
+	// empty means "message", and "message" is not written, since a client
+	// reads it from no type at all. It must not hold CR or LF.
 	Type string
 
 	// Data is the payload as text. Line breaks (CRLF, LF or CR) split it
@@ -58,6 +59,9 @@ type Event struct {
 	// ignore comments; proxies see traffic.
 	Comment string
 }
+
+// defaultType is the type of an event without an event field.
+const defaultType = "message"
 
 // AppendText appends the wire form of e, ending with the blank line that
 // dispatches it, to b and returns the extended buffer. It implements
@@ -106,7 +110,7 @@ func (fe *frameEncoder) append(b []byte, e *Event) ([]byte, error) {
 	case e.ClearID:
 		b = append(b, "id:\n"...)
 	}
-	if e.Type != "" {
+	if e.Type != "" && e.Type != defaultType {
 		b = append(b, "event: "...)
 		b = append(b, e.Type...)
 		b = append(b, '\n')

@@ -159,8 +159,8 @@ func TestEventClearIDResets(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decoding %q: %v", stream, err)
 		}
-		if got.Data != want.data || got.ID != want.id {
-			t.Errorf("got data %q id %q, want data %q id %q", got.Data, got.ID, want.data, want.id)
+		if got.Data != want.data || d.LastEventID() != want.id {
+			t.Errorf("got data %q with last event ID %q, want data %q id %q", got.Data, d.LastEventID(), want.data, want.id)
 		}
 	}
 }
@@ -307,5 +307,29 @@ func TestEventIDRoundTrip(t *testing.T) {
 	}
 	if want := 95*4 - 3; accepted < want { // printable ASCII, but a space first or last
 		t.Errorf("%d IDs accepted, want at least %d", accepted, want)
+	}
+}
+
+// TestEventDefaultType checks that the type "message", which a client
+// gives an event without a type, is not written, and that the event still
+// fires as one.
+func TestEventDefaultType(t *testing.T) {
+	for _, tt := range []struct {
+		ev   Event
+		want string
+	}{
+		{Event{Type: "message", Data: "x"}, "data: x\n\n"},
+		{Event{Type: "message"}, "data: \n\n"},
+		{Event{ID: "1", Type: "message", Data: "x"}, "id: 1\ndata: x\n\n"},
+		{Event{Type: "messages", Data: "x"}, "event: messages\ndata: x\n\n"},
+	} {
+		got, err := tt.ev.AppendText(nil)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("%+v: %q, %v; want %q", tt.ev, got, err, tt.want)
+		}
+		ev, err := NewDecoder(bytes.NewReader(got)).Next()
+		if err != nil || ev.Type != tt.ev.Type || ev.Data != tt.ev.Data {
+			t.Errorf("%q decodes to %+v, %v", got, ev, err)
+		}
 	}
 }

@@ -163,11 +163,12 @@ func ExampleDecoder() {
 		if err != nil {
 			break
 		}
-		fmt.Printf("%s id=%s %q\n", ev.Type, ev.ID, ev.Data)
+		// ev.ID is the event's own; LastEventID the one in force.
+		fmt.Printf("%s id=%q last=%s %q\n", ev.Type, ev.ID, d.LastEventID(), ev.Data)
 	}
 	fmt.Println(d.Retry())
 	// Output:
-	// message id=1 "first\nline"
-	// update id=1 "second"
+	// message id="1" last=1 "first\nline"
+	// update id="" last=1 "second"
 	// 2s
 }

@@ -143,7 +143,7 @@ var Received = []sse.Event{
 	{ID: "2", Type: "update", Data: "crlf\nlf\ncr\nend"},
 	{ID: "3", Type: "message", Data: "unicode: héllo, 世界 😀 \u2028 \x00"},
 	{ID: "4", Type: "message", Data: "trailing newline\n"},
-	{ID: "4", Type: "message", Data: " leading space: and colon"},
+	{Type: "message", Data: " leading space: and colon"}, // no ID of its own: 4 stays in force
 	{ID: "6", Type: "message", Data: ":colon first\n\nafter a blank line\n"},
 	{ID: "7", Type: "message", Data: `{"n":7}`},
 	{ID: "8", Type: "message", Data: "bytes"},
