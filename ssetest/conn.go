@@ -275,8 +275,10 @@ func (c *Conn) fail(call string, n int, got []sse.Event, err error) {
 	switch {
 	case c.timedOut() && n < 0:
 		what = fmt.Sprintf("the handler did not end the stream within %v (%s arrived)", c.cfg.timeout, events(len(got)))
+	case c.timedOut() && len(got) == 0:
+		what = fmt.Sprintf("no event within %v", c.cfg.timeout)
 	case c.timedOut():
-		what = fmt.Sprintf("%s of %d within %v", events(len(got)), n, c.cfg.timeout)
+		what = fmt.Sprintf("got %s of %d within %v", events(len(got)), n, c.cfg.timeout)
 	case err == io.EOF:
 		what = fmt.Sprintf("the handler ended the stream after %s, want %d", events(len(got)), n)
 	default:

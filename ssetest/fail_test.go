@@ -67,13 +67,26 @@ func TestFailures(t *testing.T) {
 			want: [][]string{{"the handler did not return within 200ms after the client left", "ssetest_test.TestFailures"}},
 		},
 		{
+			name: "handler does not return over HTTP/2",
+			test: func(t testing.TB) {
+				c := ssetest.Open(t, sse.Handler(sendAndStick), nil, short, ssetest.WithHTTP2())
+				c.Next()
+				c.Reconnect()
+				c.Next()
+			},
+			want: [][]string{
+				{"the handler did not return within 200ms after the client left", "ssetest_test.TestFailures"},
+				{"the handler did not return within 200ms after the client left", "ssetest_test.TestFailures"},
+			},
+		},
+		{
 			name: "no event in time",
 			test: func(t testing.TB) {
 				ssetest.Open(t, sse.Handler(waitForClient), nil, short).Next()
 				t.Errorf("Next returned")
 			},
 			fatal: true,
-			want:  [][]string{{"ssetest: Next: 0 events of 1 within 200ms", "No events so far."}},
+			want:  [][]string{{"ssetest: Next: no event within 200ms", "No events so far."}},
 		},
 		{
 			name: "too few events in time",
@@ -86,7 +99,7 @@ func TestFailures(t *testing.T) {
 				}), nil, short).Take(3)
 			},
 			fatal: true,
-			want:  [][]string{{"ssetest: Take(3): 1 event of 3 within 200ms", "Events so far:\n\t1. {ID:\"1\" Type:\"message\" Data:\"only\"}"}},
+			want:  [][]string{{"ssetest: Take(3): got 1 event of 3 within 200ms", "Events so far:\n\t1. {ID:\"1\" Type:\"message\" Data:\"only\"}"}},
 		},
 		{
 			name: "stream ended early",

@@ -147,7 +147,7 @@ func stackOf(goroutine string) string {
 	}
 	for _, stack := range strings.Split(string(buf), "\n\n") {
 		if strings.HasPrefix(stack, goroutine+" [") {
-			return stack
+			return strings.TrimSpace(stack)
 		}
 	}
 	return goroutine + " has just ended"
