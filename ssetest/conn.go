@@ -20,8 +20,8 @@ import (
 // the connection.
 var errTimeout = errors.New("ssetest: timed out")
 
-// maxHistory is how many of the events a Conn has read its failure
-// messages list, the latest ones.
+// maxHistory is how many lines of history (events read, reconnections)
+// a failure message lists: the latest.
 const maxHistory = 20
 
 // A Conn is a client connected to the handler under test, as a browser's
@@ -69,18 +69,20 @@ type Conn struct {
 // [Conn.Close] does, checking that the handler returned, and shuts the
 // server down.
 //
-// Open uses req's method, path and query, headers, Host and context (the
-// connection ends with it); it reads req's body and sends it again on each
-// reconnection. Requests from [httptest.NewRequest] and [http.NewRequest]
-// both do; the URL's scheme and host are replaced by the test server's. A
-// nil req is a GET of "/". A Last-Event-ID header in req is the ID the
-// stream resumes from.
+// Open uses req's method, headers, Host, context (the connection ends
+// with it) and the path and query of its URL, sent to the test server: it
+// may come from [httptest.NewRequest] or [http.NewRequest]. It reads req's
+// body and sends it again on each reconnection. A nil req is a GET of
+// "/". A Last-Event-ID header in req is the ID the stream resumes from.
 //
 // A response that is not an event stream (a status other than 200, or
 // another media type, as a handler answers a request that did not ask for
 // a stream) is read whole and kept for [Conn.Response]; reading events from
 // it fails the test. Open fails the test if no response headers arrive in
-// time, as when the handler never flushes them.
+// time, as when the handler never flushes them, or if the request fails.
+//
+// Each Conn has a server of its own: opening one costs a listener and a
+// few goroutines, all ended by the test's cleanups.
 func Open(t testing.TB, h http.Handler, req *http.Request, opts ...Option) *Conn {
 	t.Helper()
 	c := &Conn{
@@ -129,13 +131,14 @@ func Open(t testing.TB, h http.Handler, req *http.Request, opts ...Option) *Conn
 		c.srv.Start()
 	}
 	t.Cleanup(c.cleanup)
-	c.connect()
+	c.connect("Open")
 	return c
 }
 
 // connect sends the request with the last event ID and reads the response
-// headers, and the whole body of a response that is not a stream.
-func (c *Conn) connect() {
+// headers, and the whole body of a response that is not a stream. It fails
+// the test as call if it cannot.
+func (c *Conn) connect(call string) {
 	c.t.Helper()
 	ctx, cancel := context.WithCancelCause(c.parent)
 	c.ctx, c.cancel = ctx, cancel
@@ -145,7 +148,7 @@ func (c *Conn) connect() {
 	}
 	req, err := http.NewRequestWithContext(ctx, c.method, c.srv.URL+c.target, body)
 	if err != nil {
-		c.t.Fatalf("ssetest: %v", err)
+		c.t.Fatalf("ssetest: %s: %v", call, err)
 	}
 	req.Header = c.header.Clone()
 	req.Host = c.host
@@ -160,9 +163,9 @@ func (c *Conn) connect() {
 	if err != nil {
 		stop()
 		if c.timedOut() {
-			c.t.Fatalf("ssetest: Open: no response headers within %v: the handler neither wrote nor flushed them", c.cfg.timeout)
+			c.t.Fatalf("ssetest: %s: no response headers within %v: the handler neither wrote nor flushed them", call, c.cfg.timeout)
 		}
-		c.t.Fatalf("ssetest: Open: %v%s", err, c.panicNote())
+		c.t.Fatalf("ssetest: %s: %v%s", call, err, c.panicNote())
 	}
 	c.resp = resp
 	if isStream(resp) {
@@ -177,9 +180,9 @@ func (c *Conn) connect() {
 	resp.Body.Close()
 	if err != nil {
 		if c.timedOut() {
-			c.t.Fatalf("ssetest: Open: the body of the %s %s response did not end within %v", resp.Status, contentType(resp), c.cfg.timeout)
+			c.t.Fatalf("ssetest: %s: the body of the %s %s response did not end within %v", call, resp.Status, contentType(resp), c.cfg.timeout)
 		}
-		c.t.Fatalf("ssetest: Open: reading the %s response: %v%s", resp.Status, err, c.panicNote())
+		c.t.Fatalf("ssetest: %s: reading the %s response: %v%s", call, resp.Status, err, c.panicNote())
 	}
 }
 
@@ -333,7 +336,8 @@ func (c *Conn) seen() string {
 // Response returns the response of the current connection. Its Body is
 // the whole body of a response that is not a stream, as [Open] read it
 // (each call returns a fresh reader over it), and empty for a stream,
-// whose events the Conn reads.
+// whose events the Conn reads. Its Request is the request as sent, with
+// the headers the Conn added.
 func (c *Conn) Response() *http.Response {
 	resp := *c.resp
 	resp.Body = io.NopCloser(bytes.NewReader(c.refusal))
@@ -376,7 +380,7 @@ func (c *Conn) Reconnect() {
 		c.note(fmt.Sprintf("-- reconnected with Last-Event-ID %q", c.lastID))
 	}
 	c.stream, c.refusal = nil, nil
-	c.connect()
+	c.connect("Reconnect")
 }
 
 // cleanup closes the connection and the server when the test ends. A

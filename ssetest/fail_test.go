@@ -116,7 +116,11 @@ func TestFailures(t *testing.T) {
 			name: "stream does not end",
 			test: func(t testing.TB) {
 				ssetest.Open(t, sse.Handler(func(s *sse.Stream) error {
-					return s.Every(time.Millisecond, func() error { return s.Send(sse.Event{Data: "tick"}) })
+					for {
+						if err := s.Send(sse.Event{Data: "tick"}); err != nil {
+							return err
+						}
+					}
 				}), nil, short).Rest()
 			},
 			fatal: true,
