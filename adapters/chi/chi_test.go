@@ -7,6 +7,7 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/eventwire/sse/internal/syncbuf"
+	"github.com/eventwire/sse/ssetest"
 )
 
 func TestMain(m *testing.M) {
@@ -107,12 +109,9 @@ func TestURLParam(t *testing.T) {
 	r.With(ssechi.Middleware(func(s *sse.Stream) error {
 		return s.Send(sse.Event{Data: "room " + chi.URLParam(s.Request(), "room")})
 	})).Get("/rooms/{room}/events", ok)
-	s := adaptertest.NewServer(t, r, false)
-	resp := adaptertest.Get(t, t.Context(), s, "/rooms/lobby/events", true)
-	adaptertest.CheckStream(t, resp)
-	ev, err := sse.NewDecoder(resp.Body).Next()
-	if err != nil || ev.Data != "room lobby" {
-		t.Errorf("event %q, %v; want %q", ev.Data, err, "room lobby")
+	c := ssetest.Open(t, r, httptest.NewRequest(http.MethodGet, "/rooms/lobby/events", nil))
+	if ev := c.Next(); ev.Data != "room lobby" {
+		t.Errorf("event %q, want %q", ev.Data, "room lobby")
 	}
 }
 
@@ -163,18 +162,9 @@ func TestTimeout(t *testing.T) {
 	h := withMiddleware(middleware.Timeout(timeout))(func(s *sse.Stream) error {
 		return s.Every(20*time.Millisecond, func() error { return s.Send(sse.Event{Data: "tick"}) })
 	})
-	s := adaptertest.NewServer(t, h, false)
 	start := time.Now()
-	resp := adaptertest.Get(t, t.Context(), s, adaptertest.Path, true)
-	adaptertest.CheckStream(t, resp)
-	d := sse.NewDecoder(resp.Body)
-	n := 0
-	for ; ; n++ {
-		if _, err := d.Next(); err != nil {
-			break
-		}
-	}
-	if took := time.Since(start); n == 0 || took < timeout || took > 5*timeout {
+	c := ssetest.Open(t, h, httptest.NewRequest(http.MethodGet, adaptertest.Path, nil), ssetest.WithTimeout(5*timeout))
+	if n, took := len(c.Rest()), time.Since(start); n == 0 || took < timeout {
 		t.Errorf("stream ended after %d events and %v, want it cut at the %v deadline", n, took, timeout)
 	}
 }
@@ -187,8 +177,7 @@ func TestTimeoutHandler(t *testing.T) {
 	})(func(s *sse.Stream) error {
 		return s.Send(sse.Event{Data: "never"})
 	})
-	s := adaptertest.NewServer(t, h, false)
-	resp := adaptertest.Get(t, t.Context(), s, adaptertest.Path, true)
+	resp := ssetest.Open(t, h, httptest.NewRequest(http.MethodGet, adaptertest.Path, nil)).Response()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

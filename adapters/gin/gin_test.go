@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/eventwire/sse/internal/syncbuf"
+	"github.com/eventwire/sse/ssetest"
 )
 
 func TestMain(m *testing.M) {
@@ -107,15 +109,9 @@ func TestContext(t *testing.T) {
 		next.Add(1)
 		c.String(http.StatusOK, "ok")
 	})
-	s := adaptertest.NewServer(t, r, false)
-	resp := adaptertest.Get(t, t.Context(), s, "/rooms/lobby/events", true)
-	adaptertest.CheckStream(t, resp)
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "data: lobby ada\n\n"; string(body) != want {
-		t.Errorf("stream %q, want %q", body, want)
+	c := ssetest.Open(t, r, httptest.NewRequest(http.MethodGet, "/rooms/lobby/events", nil))
+	if evs := c.Rest(); len(evs) != 1 || evs[0].Data != "lobby ada" {
+		t.Errorf("events %+v, want one with data %q", evs, "lobby ada")
 	}
 	if n := next.Load(); n != 0 {
 		t.Errorf("the next handler ran %d times after the stream, want 0", n)
