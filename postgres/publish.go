@@ -10,7 +10,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	sse "github.com/eventwire/sse/core"
 )
@@ -32,6 +34,13 @@ type Execer interface {
 type SQLExecer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
+
+var (
+	_ Execer    = pgx.Tx(nil)
+	_ Execer    = (*pgxpool.Pool)(nil)
+	_ SQLExecer = (*sql.Tx)(nil)
+	_ SQLExecer = (*sql.DB)(nil)
+)
 
 // Publish appends msg to the table in a transaction of its own, on a
 // connection of the pool. Its Pos is the position the event gets when
