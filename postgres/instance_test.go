@@ -40,11 +40,7 @@ func newInstance(t testing.TB, url, table string, opts ...Option) *instance {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := newPool(t, url)
 	opts = append([]Option{WithTable(table), WithBackoff(10*time.Millisecond, 200*time.Millisecond)}, opts...)
 	b, err := New(ctx, pool, opts...)
 	if err != nil {
@@ -63,6 +59,18 @@ func newInstance(t testing.TB, url, table string, opts ...Option) *instance {
 		srv.Close()
 	})
 	return &instance{pool: pool, b: b, hub: hub, srv: srv}
+}
+
+// newPool returns a pool on the database at url, closed when the test
+// ends.
+func newPool(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // connect opens a stream of testTopic on the instance.

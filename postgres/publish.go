@@ -83,10 +83,14 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 		var pgErr *pgconn.PgError
 		var connectErr *pgconn.ConnectError
 		switch {
+		case errors.As(err, &connectErr) || pgconn.SafeToRetry(err):
+			// Not sent: the server cannot be reached, or is starting up.
 		case errors.As(err, &pgErr):
 			return fmt.Errorf("ssepg: not published: %w", err)
-		case !pgconn.SafeToRetry(err) && !errors.As(err, &connectErr):
+		default:
 			return fmt.Errorf("ssepg: publish: %w: %w", ErrPublishUnknown, err)
+		}
+		switch {
 		case context.Cause(ctx) != nil:
 			return fmt.Errorf("ssepg: not published: %w (last error: %v)", context.Cause(ctx), err)
 		}

@@ -18,10 +18,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// TestMain stops the PostgreSQL server the tests share, if one started.
+// TestMain stops the PostgreSQL server the tests share, if one started,
+// and removes the template cluster.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	shared.stop()
+	if template.dir != "" {
+		os.RemoveAll(template.dir)
+	}
 	os.Exit(code)
 }
 
