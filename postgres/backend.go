@@ -32,7 +32,8 @@ type Backend struct {
 
 	ctx    context.Context // ends when Close is called
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the listener
+	pubs   sync.WaitGroup // the calls of Publish in progress
 
 	mu        sync.Mutex
 	listening bool
@@ -101,8 +102,9 @@ func connectError(pool *pgxpool.Pool, err error) error {
 
 // Close stops the listener, waits until its goroutine has ended and its
 // connection is closed, and closes the pool if [Open] made it. Later
-// calls of [Backend.Publish] return [sse.ErrHubClosed]; a publish in
-// progress stops retrying. [Backend.PublishTx] runs on the caller's
+// calls of [Backend.Publish] return [sse.ErrHubClosed]; one in progress
+// stops retrying, and Close waits until it has returned (at once, unless
+// a statement is under way). [Backend.PublishTx] runs on the caller's
 // transaction and works after Close too. Calling Close again returns the
 // first call's result.
 func (b *Backend) Close() error {
@@ -112,6 +114,7 @@ func (b *Backend) Close() error {
 		b.mu.Unlock()
 		b.cancel()
 		b.wg.Wait()
+		b.pubs.Wait()
 		if b.owned {
 			b.pool.Close()
 		}

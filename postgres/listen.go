@@ -93,6 +93,7 @@ type listener struct {
 	last     int64     // the newest position delivered, or where delivery started
 	reported int64     // the position after which a gap was last reported
 	trimmed  int64     // l.last when the history was last trimmed
+	trimAt   time.Time // when it was
 	failures int       // failed attempts in a row
 }
 
@@ -108,7 +109,6 @@ func (l *listener) run() {
 			cancel()
 		}
 	}()
-	poll := true // the first read also trims by age
 	for b.ctx.Err() == nil {
 		if l.conn == nil {
 			ctx, cancel := context.WithTimeout(b.ctx, DefaultConnectTimeout)
@@ -125,7 +125,7 @@ func (l *listener) run() {
 			continue
 		}
 		l.restored()
-		if poll || l.last-l.trimmed >= trimEvery {
+		if l.last-l.trimmed >= trimEvery || time.Since(l.trimAt) >= b.cfg.poll {
 			if err := l.trim(); err != nil {
 				l.fail("trimming the history failed", err)
 				continue
@@ -133,12 +133,12 @@ func (l *listener) run() {
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.poll)
 		_, err := l.conn.WaitForNotification(ctx)
-		poll = ctx.Err() != nil
+		timedOut := ctx.Err() != nil
 		cancel()
 		switch {
 		case b.ctx.Err() != nil:
 			return
-		case err != nil && !poll:
+		case err != nil && !timedOut:
 			l.fail("waiting for notifications failed", err)
 			continue
 		}
@@ -216,7 +216,7 @@ func (l *listener) trim() error {
 	if err != nil {
 		return fmt.Errorf("trim: %w", err)
 	}
-	l.trimmed = l.last
+	l.trimmed, l.trimAt = l.last, time.Now()
 	return nil
 }
 

@@ -99,7 +99,7 @@ func WithMaxLen(n int64) Option {
 }
 
 // WithMaxAge bounds the history by age: the listeners delete the events
-// committed more than d ago, by the database server's clock, at least once
+// committed more than d ago, by the database server's clock, about once
 // per poll interval ([WithPoll]). Zero or a negative d removes the bound.
 // The default is [DefaultMaxAge].
 func WithMaxAge(d time.Duration) Option {

@@ -65,9 +65,14 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 	if err != nil {
 		return fmt.Errorf("ssepg: publish: %w", err)
 	}
-	if b.ctx.Err() != nil {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
 		return sse.ErrHubClosed
 	}
+	b.pubs.Add(1)
+	b.mu.Unlock()
+	defer b.pubs.Done()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(b.ctx, func() { cancel(sse.ErrHubClosed) })
