@@ -1,6 +1,8 @@
 package ssepg
 
 import (
+	"context"
+
 	"testing"
 
 	"github.com/eventwire/sse/internal/backendtest"
@@ -24,4 +26,28 @@ func TestInvalidIDs(t *testing.T) {
 	pg := sharedPostgres(t)
 	in := newInstance(t, pg.url(), newTable(t))
 	backendtest.InvalidIDs(t, in.hub, in.b)
+}
+
+// Another program publishes with a plain INSERT: the trigger orders and
+// announces its events, which reach the hub with their position as ID,
+// or the ID it chose.
+func TestPlainInsert(t *testing.T) {
+	leaktest.Check(t)
+	pg := sharedPostgres(t)
+	table := newTable(t)
+	in := newInstance(t, pg.url(), table)
+	c := in.connect(t, "live", "")
+	backendtest.WaitSubscribers(t, in.hub, 1)
+	_, err := in.pool.Exec(context.Background(), "INSERT INTO "+table+" (topics, data) VALUES ('{t}', 'a'), ('{other,t}', 'b');"+
+		"INSERT INTO "+table+" (topics, data, chosen_id, type) VALUES ('{t}', 'c', 'x-1', 'kind')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Take(t, 3)
+	if got[0].Data != "a" || got[1].Data != "b" || got[2].Data != "c" || got[2].ID != "x-1" || got[2].Type != "kind" {
+		t.Errorf("received%s\nwant a, b, and c with ID x-1 and type kind", describe(got))
+	}
+	if got[0].ID == "" || got[1].ID == "" || got[0].ID == got[1].ID {
+		t.Errorf("IDs %q and %q, want two positions", got[0].ID, got[1].ID)
+	}
 }
