@@ -57,22 +57,23 @@ func TestSchemaInMigration(t *testing.T) {
 	pg := sharedPostgres(t)
 	ctx := context.Background()
 	admin := newPool(t, pg.url())
-	table := "app." + newTable(t)
+	name := newTable(t)
+	table, role := "app."+name, "role_"+name
 	ddl, err := Schema(table)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"CREATE SCHEMA IF NOT EXISTS app", ddl, ddl,
-		"DROP ROLE IF EXISTS sse_app", "CREATE ROLE sse_app LOGIN",
-		"GRANT USAGE ON SCHEMA app TO sse_app",
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO sse_app",
-		"GRANT USAGE ON SEQUENCE " + table + "_pos TO sse_app",
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE ON SCHEMA app TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + role,
+		"GRANT USAGE ON SEQUENCE " + table + "_pos TO " + role,
 	} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	url := strings.Replace(pg.url(), "postgres@", "sse_app@", 1)
+	url := strings.Replace(pg.url(), "postgres@", role+"@", 1)
 	var canCreate bool
 	if err := newPool(t, url).QueryRow(ctx, "SELECT has_schema_privilege('app', 'CREATE')").Scan(&canCreate); err != nil || canCreate {
 		t.Fatalf("the role may create tables in app (%v): the test proves nothing", err)
