@@ -98,17 +98,20 @@
 // The table is the history that reconnecting clients replay. The
 // listeners delete the events beyond about [WithMaxLen] (every 64 events
 // delivered) and those committed more than [WithMaxAge] ago (once per poll
-// interval); one listener at a time does it, in a statement of its own,
-// never in a publishing transaction. A client whose Last-Event-ID the
+// interval), the newest excepted; one listener at a time does it, in a
+// statement of its own, never in a publishing transaction. A client whose Last-Event-ID the
 // table no longer holds receives an [sse.ResetEvent]; so do the clients of
 // a listener that was cut off for longer than the history lasts, once, at
-// the place where events may have been lost. The history is trimmed only
+// the place where events were lost (the listeners note the newest position
+// they deleted; holes in the positions, left by transactions that failed
+// at commit, are not taken for losses). The history is trimmed only
 // while some server runs a hub on the table.
 //
 // # Schema
 //
-// [New] creates the table, a sequence, an index and the trigger, when the
-// table or its trigger is missing. [Schema] returns that SQL, to run in a
+// [New] creates the table, a sequence, an index, the trigger and a
+// one-row table in which the listeners note how far they deleted, when
+// any is missing. [Schema] returns that SQL, to run in a
 // migration instead; the table's name is [DefaultTable] unless set with
 // [WithTable]. Other programs may publish with a plain INSERT of topics
 // and data (and, if they choose, chosen_id, type, comment and retry_ms):

@@ -131,6 +131,11 @@ func ExampleSchema() {
 	// 	retry_ms  bigint NOT NULL DEFAULT 0
 	// );
 	// CREATE INDEX IF NOT EXISTS "sse_events_chosen" ON "sse_events" (chosen_id, pos) WHERE chosen_id IS NOT NULL;
+	// CREATE TABLE IF NOT EXISTS "sse_events_trimmed" (
+	// 	one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+	// 	through bigint NOT NULL DEFAULT 0 -- the newest position the history bounds deleted
+	// );
+	// INSERT INTO "sse_events_trimmed" DEFAULT VALUES ON CONFLICT DO NOTHING;
 	// CREATE OR REPLACE FUNCTION "sse_events_order"() RETURNS trigger LANGUAGE plpgsql AS $$
 	// BEGIN
 	// 	-- Held until the transaction has committed: positions follow commit order.

@@ -63,7 +63,8 @@ func TestHistoryMaxLen(t *testing.T) {
 
 // The history keeps events for WithMaxAge: an older one is deleted (at
 // the next poll, even if nothing is published), and a client resuming
-// from it gets a reset event.
+// from it gets a reset event; the newest event stays, however old, and a
+// client resuming from it gets no reset.
 func TestHistoryMaxAge(t *testing.T) {
 	leaktest.Check(t)
 	pg := sharedPostgres(t)
@@ -71,24 +72,53 @@ func TestHistoryMaxAge(t *testing.T) {
 	live := in.connect(t, "live", "")
 	backendtest.WaitSubscribers(t, in.hub, 1)
 	in.publish(t, "old")
-	old := live.Next(t)
+	in.publish(t, "newest")
+	got := live.Take(t, 2)
 	start := time.Now()
-	waitUnknown(t, in.b, old.ID)
+	waitUnknown(t, in.b, got[0].ID)
 	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Errorf("the event was deleted after %v, want about 1s", d)
 	}
-	in.publish(t, "new")
-	next := live.Next(t)
-	c := in.connect(t, "resuming from the old event", old.ID)
+	c := in.connect(t, "resuming from the old event", got[0].ID)
 	if ev := c.Next(t); ev.Type != sse.ResetEvent {
 		t.Errorf("%s: first event %+v, want a reset", c.Name, ev)
 	}
+	// The newest event is older than the bound by now, and stays.
 	var replayed []sse.Message
-	err := in.b.Replay(context.Background(), next.ID, func(m sse.Message) error {
+	err := in.b.Replay(context.Background(), got[1].ID, func(m sse.Message) error {
 		replayed = append(replayed, m)
 		return nil
 	})
 	if err != nil || len(replayed) != 0 {
-		t.Errorf("replay after the new event: %v, %+v; want nothing, without error", err, replayed)
+		t.Errorf("replay after the newest event: %v, %+v; want nothing, without error", err, replayed)
+	}
+	in.publish(t, "after")
+	recent := in.connect(t, "resuming from the newest event", got[1].ID)
+	if ev := recent.Next(t); ev.Data != "after" {
+		t.Errorf("%s: first event %+v, want the one published after it", recent.Name, ev)
+	}
+}
+
+// Positions have holes (a transaction that failed at commit, numbers a
+// sequence skips when the server restarts): a listener that has read
+// everything does not take one for lost events, even once every event
+// but the newest is past the age bound.
+func TestPositionHoleIsNoGap(t *testing.T) {
+	leaktest.Check(t)
+	pg := sharedPostgres(t)
+	table := newTable(t)
+	in := newInstance(t, pg.url(), table, WithMaxAge(time.Millisecond), WithPoll(10*time.Millisecond))
+	live := in.connect(t, "live", "")
+	backendtest.WaitSubscribers(t, in.hub, 1)
+	in.publish(t, "a")
+	in.publish(t, "b")
+	got := live.Take(t, 2)
+	waitUnknown(t, in.b, got[0].ID) // trimmed by age: b is old too by now
+	if _, err := in.pool.Exec(context.Background(), "SELECT nextval('"+table+"_pos') FROM generate_series(1, 40)"); err != nil {
+		t.Fatal(err)
+	}
+	in.publish(t, "c")
+	if ev := live.Next(t); ev.Data != "c" {
+		t.Errorf("after a hole in the positions: %+v, want c and no reset", ev)
 	}
 }

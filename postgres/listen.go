@@ -91,7 +91,6 @@ type listener struct {
 	deliver  func(sse.Message)
 	conn     *pgx.Conn // nil while reconnecting
 	last     int64     // the newest position delivered, or where delivery started
-	reported int64     // the position after which a gap was last reported
 	trimmed  int64     // l.last when the history was last trimmed
 	trimAt   time.Time // when it was
 	failures int       // failed attempts in a row
@@ -170,14 +169,22 @@ func (l *listener) catchUp() error {
 		if err != nil {
 			return err
 		}
-		if l.last > 0 {
-			if len(page) > 0 && page[0].pos == l.last {
-				page = page[1:] // delivered before
-			} else if len(page) > 0 && page[0].pos > l.last+1 && l.reported != l.last {
-				// l.last was deleted, and maybe events after it that the
-				// listener never read.
+		switch {
+		case len(page) == 0:
+		case page[0].pos == l.last:
+			page = page[1:] // delivered before
+		default:
+			// l.last was deleted: were events after it deleted too,
+			// before the listener read them?
+			var through int64
+			ctx, cancel := context.WithTimeout(b.ctx, DefaultQueryTimeout)
+			err := l.conn.QueryRow(ctx, "SELECT through FROM "+b.t.trimmed).Scan(&through)
+			cancel()
+			if err != nil {
+				return err
+			}
+			if through > l.last {
 				b.log(slog.LevelWarn, "ssepg: the history lost events the listener had not read; clients get a reset event", "after", l.last, "resume", page[0].pos)
-				l.reported = l.last
 				l.deliver(sse.Message{Gap: true})
 			}
 		}
@@ -191,28 +198,35 @@ func (l *listener) catchUp() error {
 	}
 }
 
-// trim deletes the events beyond the history bounds, unless another
-// listener is doing so.
+// trim deletes the events beyond the history bounds, among those this
+// listener delivered, unless another listener is doing so, and notes the
+// newest position it deleted: a listener whose last event is gone tells
+// from it whether events it had not read went too, rather than from a
+// hole in the positions, which has other causes (a transaction that
+// failed at commit, numbers the sequence skipped in a restart). The
+// newest event stays, however old, so that a client that has it resumes
+// without a reset.
 func (l *listener) trim() error {
 	b := l.b
 	if b.cfg.maxLen == 0 && b.cfg.maxAge == 0 {
 		return nil
 	}
 	bound := "$2::int8"
-	args := []any{lockTrim, max(l.last-b.cfg.maxLen+1, 0)}
+	args := []any{lockTrim, max(l.last-b.cfg.maxLen+1, 0), l.last}
 	if b.cfg.maxLen == 0 {
 		args[1] = int64(0)
 	}
 	if b.cfg.maxAge > 0 {
 		bound = `greatest($2::int8, coalesce(
-			(SELECT pos FROM ` + b.t.quoted + ` WHERE pos IS NOT NULL AND at >= clock_timestamp() - $3::float8 * interval '1 second' ORDER BY pos LIMIT 1),
-			(SELECT max(pos) + 1 FROM ` + b.t.quoted + `), 0))`
+			(SELECT pos FROM ` + b.t.quoted + ` WHERE pos IS NOT NULL AND at >= clock_timestamp() - $4::float8 * interval '1 second' ORDER BY pos LIMIT 1),
+			(SELECT max(pos) FROM ` + b.t.quoted + `), 0))`
 		args = append(args, b.cfg.maxAge.Seconds())
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, DefaultQueryTimeout)
 	defer cancel()
-	_, err := l.conn.Exec(ctx, `WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1, `+b.t.relation+`::regclass::oid::int4) AS ok)
-		DELETE FROM `+b.t.quoted+` WHERE (SELECT ok FROM lock) AND pos < `+bound, args...)
+	_, err := l.conn.Exec(ctx, `WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1, `+b.t.relation+`::regclass::oid::int4) AS ok),
+		deleted AS (DELETE FROM `+b.t.quoted+` WHERE (SELECT ok FROM lock) AND pos <= $3 AND pos < `+bound+` RETURNING pos)
+		UPDATE `+b.t.trimmed+` SET through = greatest(through, (SELECT max(pos) FROM deleted)) WHERE EXISTS (SELECT FROM deleted)`, args...)
 	if err != nil {
 		return fmt.Errorf("trim: %w", err)
 	}

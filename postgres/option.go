@@ -100,8 +100,9 @@ func WithMaxLen(n int64) Option {
 
 // WithMaxAge bounds the history by age: the listeners delete the events
 // committed more than d ago, by the database server's clock, about once
-// per poll interval ([WithPoll]). Zero or a negative d removes the bound.
-// The default is [DefaultMaxAge].
+// per poll interval ([WithPoll]), except the newest event, which stays
+// however old (a client that has it has missed nothing). Zero or a
+// negative d removes the bound. The default is [DefaultMaxAge].
 func WithMaxAge(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.maxAge = max(d, 0) })
 }

@@ -35,6 +35,7 @@ type table struct {
 	name     string // as given: "sse_events" or "app.sse_events"; also the channel
 	quoted   string // "sse_events" or "app"."sse_events"
 	seq      string // the sequence of positions
+	trimmed  string // the one-row table of the newest position trimmed
 	fn       string // the trigger function that orders the events
 	chosen   string // the index of chosen IDs (unqualified, as CREATE INDEX wants)
 	seqName  string // the sequence's name, qualified, as a text literal for nextval
@@ -60,11 +61,12 @@ func parseTable(name string) (table, error) {
 		return append(id, parts...).Sanitize()
 	}
 	t := table{
-		name:   name,
-		quoted: q(rel),
-		seq:    q(rel + "_pos"),
-		fn:     q(rel + "_order"),
-		chosen: pgx.Identifier{rel + "_chosen"}.Sanitize(),
+		name:    name,
+		quoted:  q(rel),
+		seq:     q(rel + "_pos"),
+		trimmed: q(rel + "_trimmed"),
+		fn:      q(rel + "_order"),
+		chosen:  pgx.Identifier{rel + "_chosen"}.Sanitize(),
 	}
 	t.seqName = literal(t.seq)
 	t.relation = literal(t.quoted)
@@ -95,11 +97,16 @@ func literal(s string) string {
 
 // Schema returns the SQL that creates the table name (see [WithTable]) and
 // what goes with it: the sequence of positions, the index of chosen IDs,
-// and the trigger that gives each event its position when its
-// transaction commits. Running it again changes nothing, so it may go in
+// the trigger that gives each event its position when its transaction
+// commits, and a one-row table, name + "_trimmed", in which the listeners
+// note how far they deleted the history. Running it again changes nothing, so it may go in
 // a migration as it is. [New] runs it when the table or its trigger is
 // missing; with this SQL in a migration, the servers' database role needs
-// no right to create tables.
+// no right to create tables, only these (for the default name):
+//
+//	GRANT SELECT, INSERT, UPDATE, DELETE ON sse_events TO app;
+//	GRANT USAGE ON SEQUENCE sse_events_pos TO app;
+//	GRANT SELECT, UPDATE ON sse_events_trimmed TO app;
 func Schema(name string) (string, error) {
 	t, err := parseTable(name)
 	if err != nil {
@@ -112,6 +119,7 @@ func (t table) schema() string {
 	r := strings.NewReplacer(
 		"{table}", t.quoted,
 		"{seq}", t.seq,
+		"{trimmed}", t.trimmed,
 		"{fn}", t.fn,
 		"{chosen}", t.chosen,
 		"{seqname}", t.seqName,
@@ -142,6 +150,11 @@ CREATE TABLE IF NOT EXISTS {table} (
 	retry_ms  bigint NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS {chosen} ON {table} (chosen_id, pos) WHERE chosen_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS {trimmed} (
+	one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+	through bigint NOT NULL DEFAULT 0 -- the newest position the history bounds deleted
+);
+INSERT INTO {trimmed} DEFAULT VALUES ON CONFLICT DO NOTHING;
 CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	-- Held until the transaction has committed: positions follow commit order.
@@ -166,8 +179,8 @@ $$;
 // over each other's CREATE statements.
 func (b *Backend) ensureSchema(ctx context.Context) error {
 	var ready bool
-	err := b.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL AND EXISTS (
-		SELECT FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'sse_order')`, b.t.quoted).Scan(&ready)
+	err := b.pool.QueryRow(ctx, `SELECT to_regclass($2) IS NOT NULL AND EXISTS (
+		SELECT FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'sse_order')`, b.t.quoted, b.t.trimmed).Scan(&ready)
 	if err != nil || ready {
 		return err
 	}

@@ -68,6 +68,7 @@ func TestSchemaInMigration(t *testing.T) {
 		"GRANT USAGE ON SCHEMA app TO " + role,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + role,
 		"GRANT USAGE ON SEQUENCE " + table + "_pos TO " + role,
+		"GRANT SELECT, UPDATE ON " + table + "_trimmed TO " + role,
 	} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
