@@ -2,8 +2,10 @@ package ssepg
 
 import (
 	"context"
-
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/eventwire/sse/internal/backendtest"
 	"github.com/eventwire/sse/internal/leaktest"
@@ -49,5 +51,30 @@ func TestPlainInsert(t *testing.T) {
 	}
 	if got[0].ID == "" || got[1].ID == "" || got[0].ID == got[1].ID {
 		t.Errorf("IDs %q and %q, want two positions", got[0].ID, got[1].ID)
+	}
+}
+
+// An event whose notification never comes (here a row written with the
+// triggers off, so nothing is sent) is delivered by the next poll.
+func TestPollWithoutNotification(t *testing.T) {
+	leaktest.Check(t)
+	pg := sharedPostgres(t)
+	table := newTable(t)
+	in := newInstance(t, pg.url(), table, WithPoll(50*time.Millisecond))
+	c := in.connect(t, "live", "")
+	backendtest.WaitSubscribers(t, in.hub, 1)
+	ctx := context.Background()
+	err := pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO "+table+" (topics, data, pos, at) VALUES ('{t}', 'unannounced', nextval('"+table+"_pos'), now())")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := c.Next(t); ev.Data != "unannounced" {
+		t.Errorf("received %+v, want the unannounced event", ev)
 	}
 }

@@ -82,8 +82,9 @@
 //
 // Each backend's listener has a connection of its own (outside the pool,
 // with application_name "ssepg listener" unless the pool's configuration
-// sets one) on which it runs LISTEN on a channel named as the table. It
-// reads the table after the last position it delivered each time a
+// sets one) on which it runs LISTEN on a channel named as the table, so it
+// needs a session of its own: PostgreSQL itself or a pooler in session
+// mode, not PgBouncer in transaction mode. It reads the table after the last position it delivered each time a
 // notification arrives, so an idle listener costs nothing and an event is
 // delivered a round trip after its commit; and once per poll interval
 // ([WithPoll], 5 s) without one, so a lost notification costs latency,
