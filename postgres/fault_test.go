@@ -2,6 +2,7 @@ package ssepg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -25,12 +26,12 @@ type publisher struct {
 	done      chan struct{}
 
 	// Read after done is closed:
-	ok   map[string]bool // the events whose Publish returned nil
-	errs []error
+	ok     map[string]bool  // the events whose Publish returned nil
+	failed map[string]error // the others, with Publish's error
 }
 
 func startPublisher(t testing.TB, ins []*instance, min int) *publisher {
-	p := &publisher{stop: make(chan struct{}), done: make(chan struct{}), ok: map[string]bool{}}
+	p := &publisher{stop: make(chan struct{}), done: make(chan struct{}), ok: map[string]bool{}, failed: map[string]error{}}
 	t.Cleanup(func() { // after a failure: the events attempted suffice
 		p.stopOnce.Do(func() { close(p.stop) })
 		<-p.done
@@ -50,7 +51,7 @@ func startPublisher(t testing.TB, ins []*instance, min int) *publisher {
 			err := ins[i%len(ins)].hub.Publish(ctx, sse.Event{Data: data}, testTopic)
 			cancel()
 			if err != nil {
-				p.errs = append(p.errs, fmt.Errorf("event %d: %w", i, err))
+				p.failed[data] = err
 			} else {
 				p.ok[data] = true
 			}
@@ -101,8 +102,10 @@ func publishEnd(t testing.TB, in *instance) {
 
 // checkExactlyOnce checks that every client received the events the
 // table holds up to the first "end", once each, in position order (so all
-// in the same order), with the same IDs, and that every event whose
-// Publish returned nil is among them and every stream is still open.
+// in the same order), with the same IDs; that every event whose Publish
+// returned nil is among them, and none whose Publish said it was not
+// published (rather than ErrPublishUnknown); and that every stream is
+// still open.
 func checkExactlyOnce(t *testing.T, in *instance, table string, p *publisher, clients []*backendtest.Client) {
 	t.Helper()
 	want := committed(t, in.pool, table)
@@ -110,6 +113,11 @@ func checkExactlyOnce(t *testing.T, in *instance, table string, p *publisher, cl
 	for data := range p.ok {
 		if !slices.Contains(want, data) {
 			t.Errorf("event %s: Publish returned nil, but the table does not hold it", data)
+		}
+	}
+	for data, err := range p.failed {
+		if !errors.Is(err, ErrPublishUnknown) && slices.Contains(want, data) {
+			t.Errorf("event %s: Publish returned %q, but the table holds it", data, err)
 		}
 	}
 	var first []sse.Event
@@ -178,8 +186,8 @@ func TestServerRestartLosesNothing(t *testing.T) {
 	}
 	p.waitFor(t, p.attempted.Load()+20) // events published after the restart
 	p.finish(t)
-	for _, err := range p.errs {
-		t.Logf("during the restart: %v", err) // the outcome is checked below
+	for data, err := range p.failed {
+		t.Logf("during the restart, event %s: %v", data, err) // checked below
 	}
 	publishEnd(t, ins[0])
 	checkExactlyOnce(t, ins[0], table, p, clients)
@@ -211,8 +219,8 @@ func TestListenerKilledLosesNothing(t *testing.T) {
 		waitListeners(t, ins[0], killed)
 	}
 	p.finish(t)
-	for _, err := range p.errs {
-		t.Errorf("Publish: %v", err) // the pools' connections were not touched
+	for data, err := range p.failed {
+		t.Errorf("event %s: %v", data, err) // the pools' connections were not touched
 	}
 	publishEnd(t, ins[0])
 	checkExactlyOnce(t, ins[0], table, p, clients)

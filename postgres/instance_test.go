@@ -46,7 +46,10 @@ func newInstance(t testing.TB, url, table string, opts ...Option) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub, err := sse.NewHub(sse.WithBackend(b))
+	// A listener back from an outage delivers what it missed at once: the
+	// queues hold a burst of the publishers' speed, so that the slow
+	// policy does not end the streams under test.
+	hub, err := sse.NewHub(sse.WithBackend(b), sse.WithQueueSize(1<<12))
 	if err != nil {
 		t.Fatal(err)
 	}
