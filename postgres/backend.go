@@ -66,7 +66,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Backend, err
 	ctx, cancel := context.WithTimeout(ctx, DefaultConnectTimeout)
 	defer cancel()
 	if err := b.ensureSchema(ctx); err != nil {
-		return nil, connectError(pool, fmt.Errorf("create table %s: %w", t.name, err))
+		return nil, connectError(pool, fmt.Errorf("table %s: %w", t.name, err))
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	return b, nil
