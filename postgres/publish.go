@@ -95,9 +95,8 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 		default:
 			return fmt.Errorf("ssepg: publish: %w: %w", ErrPublishUnknown, err)
 		}
-		switch {
-		case context.Cause(ctx) != nil:
-			return fmt.Errorf("ssepg: not published: %w (last error: %v)", context.Cause(ctx), err)
+		if cause := context.Cause(ctx); cause != nil {
+			return fmt.Errorf("ssepg: not published: %w (last error: %v)", cause, err)
 		}
 		wait := backoff(attempt, b.cfg.backoffMin, b.cfg.backoffMax)
 		b.log(slog.LevelWarn, "ssepg: publish failed; retrying", "attempt", attempt, "wait", wait, "err", err)
@@ -117,11 +116,10 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 // and with an error wrapping [sse.ErrInvalidData] if PostgreSQL text
 // cannot hold it (a NUL byte, a topic that is not UTF-8).
 //
-// PublishTx costs one INSERT in tx. At commit, the table's trigger gives
-// the event its position, under a lock that publishing transactions take
-// one after the other while they commit (see the package documentation);
-// publish last in a transaction that holds other locks for long. It does
-// not use the backend's pool or listener, and works after Close. tx may
+// PublishTx costs one INSERT in tx, wherever in the transaction it comes.
+// At commit, the table's trigger gives the event its position, under a
+// lock that publishing transactions take one after the other while they
+// commit (see the package documentation). It does not use the backend's pool or listener, and works after Close. tx may
 // also be a pool or a connection outside a transaction: then the event
 // is published at once, as by [Backend.Publish] without its retries.
 func (b *Backend) PublishTx(ctx context.Context, tx Execer, ev sse.Event, topics ...string) error {
