@@ -52,7 +52,7 @@ var _ sse.Backend = (*Backend)(nil)
 // that says what failed rather than waiting. The caller keeps the pool
 // and closes it after the backend.
 //
-// The backend needs PostgreSQL 11 or later.
+// The backend needs PostgreSQL 12 or later (tested with 15).
 func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Backend, error) {
 	if pool == nil {
 		return nil, errors.New("ssepg: nil pool")
