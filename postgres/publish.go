@@ -1,0 +1,221 @@
+package ssepg
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	sse "github.com/eventwire/sse/core"
+)
+
+// ErrPublishUnknown reports a publish whose outcome is unknown: the
+// connection failed after the statement was sent, so the event may have
+// been committed (and then it is delivered) or not.
+var ErrPublishUnknown = errors.New("ssepg: outcome unknown: the event may have been published")
+
+// An Execer runs one SQL statement with arguments: pgx.Tx, *pgx.Conn,
+// *pgxpool.Pool, *pgxpool.Conn and *pgxpool.Tx all are. [Backend.PublishTx]
+// takes one.
+type Execer interface {
+	Exec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error)
+}
+
+// A SQLExecer runs one SQL statement with arguments the database/sql way:
+// *sql.Tx, *sql.DB and *sql.Conn all are. [Backend.PublishSQL] takes one.
+type SQLExecer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+var (
+	_ Execer    = pgx.Tx(nil)
+	_ Execer    = (*pgxpool.Pool)(nil)
+	_ SQLExecer = (*sql.Tx)(nil)
+	_ SQLExecer = (*sql.DB)(nil)
+)
+
+// Publish appends msg to the table in a transaction of its own, on a
+// connection of the pool. Its Pos is the position the event gets when
+// its transaction commits, and so is its ID unless the publisher chose
+// one (see the package documentation). Every backend on the table, this
+// one included, delivers it to its hub through the listener, shortly
+// after Publish returns.
+//
+// If PostgreSQL cannot be reached, Publish tries again, with backoff,
+// until it succeeds or ctx ends. It returns an error wrapping
+// [ErrPublishUnknown] if the connection failed after the statement was
+// sent (the event may be committed), or else an error that says the event
+// was not published. After Close, Publish returns [sse.ErrHubClosed]. A
+// message that [sse.Message.Validate] refuses, or that PostgreSQL text
+// cannot hold (a NUL byte, a topic that is not UTF-8), returns its error
+// before the database is asked.
+func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
+	if err := msg.Validate(); err != nil {
+		return fmt.Errorf("ssepg: publish: %w", err)
+	}
+	query, args, err := b.insert(msg)
+	if err != nil {
+		return fmt.Errorf("ssepg: publish: %w", err)
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return sse.ErrHubClosed
+	}
+	b.pubs.Add(1)
+	b.mu.Unlock()
+	defer b.pubs.Done()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(b.ctx, func() { cancel(sse.ErrHubClosed) })
+	defer stop()
+	for attempt := 1; ; attempt++ {
+		_, err := b.pool.Exec(ctx, query, args...)
+		if err == nil {
+			if attempt > 1 {
+				b.log(slog.LevelInfo, "ssepg: published after a retry", "attempts", attempt)
+			}
+			return nil
+		}
+		var pgErr *pgconn.PgError
+		var connectErr *pgconn.ConnectError
+		switch {
+		case errors.As(err, &connectErr) || pgconn.SafeToRetry(err):
+			// Not sent: the server cannot be reached, or is starting up.
+		case errors.As(err, &pgErr):
+			return fmt.Errorf("ssepg: not published: %w", err)
+		default:
+			return fmt.Errorf("ssepg: publish: %w: %w", ErrPublishUnknown, err)
+		}
+		if cause := context.Cause(ctx); cause != nil {
+			return fmt.Errorf("ssepg: not published: %w (last error: %v)", cause, err)
+		}
+		wait := backoff(attempt, b.cfg.backoffMin, b.cfg.backoffMax)
+		b.log(slog.LevelWarn, "ssepg: publish failed; retrying", "attempt", attempt, "wait", wait, "err", err)
+		if !sleep(ctx, wait) {
+			return fmt.Errorf("ssepg: not published: %w (last error: %v)", context.Cause(ctx), err)
+		}
+	}
+}
+
+// PublishTx writes ev, for the subscribers of topics, in the caller's
+// transaction tx: the event is delivered, to every hub on the table, if
+// and only if tx commits, once it has (a rollback, or a rollback to a
+// savepoint taken before, publishes nothing). Its ID is the one it
+// carries or, if none, its position in the log, given at commit. ev is
+// taken as [sse.Hub.Publish] takes it (ev.JSON is encoded here, ev.Bytes
+// copied) and refused with the same errors before anything is written,
+// and with an error wrapping [sse.ErrInvalidData] if PostgreSQL text
+// cannot hold it (a NUL byte, a topic that is not UTF-8).
+//
+// PublishTx costs one INSERT in tx, wherever in the transaction it comes.
+// At commit, the table's trigger gives the event its position, under a
+// lock that publishing transactions take one after the other while they
+// commit (see the package documentation). It does not use the backend's pool or listener, and works after Close. tx may
+// also be a pool or a connection outside a transaction: then the event
+// is published at once, as by [Backend.Publish] without its retries.
+func (b *Backend) PublishTx(ctx context.Context, tx Execer, ev sse.Event, topics ...string) error {
+	query, args, err := b.prepare(ev, topics)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("ssepg: publish: %w", err)
+	}
+	return nil
+}
+
+// PublishSQL is [Backend.PublishTx] for database/sql: tx is usually a
+// *sql.Tx of a PostgreSQL driver (pgx's stdlib, lib/pq). The statement's
+// arguments are strings, an int64 and a nil, which every driver takes.
+func (b *Backend) PublishSQL(ctx context.Context, tx SQLExecer, ev sse.Event, topics ...string) error {
+	query, args, err := b.prepare(ev, topics)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("ssepg: publish: %w", err)
+	}
+	return nil
+}
+
+// prepare turns ev into a message as a hub does, validates it and
+// returns the statement that inserts it.
+func (b *Backend) prepare(ev sse.Event, topics []string) (string, []any, error) {
+	if len(topics) == 0 {
+		return "", nil, fmt.Errorf("ssepg: publish: %w", sse.ErrNoTopic)
+	}
+	switch {
+	case ev.JSON != nil:
+		if ev.Data != "" || len(ev.Bytes) > 0 {
+			return "", nil, fmt.Errorf("ssepg: publish: %w", sse.ErrDataConflict)
+		}
+		data, err := json.Marshal(ev.JSON)
+		if err != nil {
+			return "", nil, fmt.Errorf("ssepg: publish: %w: JSON: %w", sse.ErrInvalidData, err)
+		}
+		ev.Data = string(data) // Validate checks that it is UTF-8
+	case len(ev.Bytes) > 0:
+		if ev.Data != "" {
+			return "", nil, fmt.Errorf("ssepg: publish: %w", sse.ErrDataConflict)
+		}
+		ev.Data = string(ev.Bytes)
+	}
+	ev.Bytes, ev.JSON = nil, nil
+	msg := sse.Message{ID: ev.ID, Topics: topics, Event: ev}
+	if err := msg.Validate(); err != nil {
+		return "", nil, fmt.Errorf("ssepg: publish: %w", err)
+	}
+	query, args, err := b.insert(msg)
+	if err != nil {
+		return "", nil, fmt.Errorf("ssepg: publish: %w", err)
+	}
+	return query, args, nil
+}
+
+// insert returns the statement that adds msg (validated) to the table,
+// or an error if PostgreSQL text cannot hold it. The topics go as one
+// array literal, so that every argument is a plain value any driver
+// takes.
+func (b *Backend) insert(msg sse.Message) (string, []any, error) {
+	ev := &msg.Event
+	for _, s := range []string{ev.Type, ev.Data, ev.Comment} {
+		if strings.IndexByte(s, 0) >= 0 {
+			return "", nil, fmt.Errorf("%w: PostgreSQL text cannot hold a NUL byte", sse.ErrInvalidData)
+		}
+	}
+	var topics strings.Builder
+	topics.WriteByte('{')
+	for i, t := range msg.Topics {
+		if strings.IndexByte(t, 0) >= 0 || !utf8.ValidString(t) {
+			return "", nil, fmt.Errorf("%w: topic %q: PostgreSQL text must be UTF-8 without NUL bytes", sse.ErrInvalidData, t)
+		}
+		if i > 0 {
+			topics.WriteByte(',')
+		}
+		topics.WriteByte('"')
+		for _, c := range []byte(t) {
+			if c == '"' || c == '\\' {
+				topics.WriteByte('\\')
+			}
+			topics.WriteByte(c)
+		}
+		topics.WriteByte('"')
+	}
+	topics.WriteByte('}')
+	var chosen any // NULL unless the publisher chose an ID
+	if msg.ID != "" {
+		chosen = msg.ID
+	}
+	query := "INSERT INTO " + b.t.quoted + " (topics, chosen_id, type, data, comment, retry_ms) " +
+		"VALUES ($1::text::text[], $2::text, $3::text, $4::text, $5::text, $6::int8)"
+	return query, []any{topics.String(), chosen, ev.Type, ev.Data, ev.Comment, ev.Retry.Milliseconds()}, nil
+}
