@@ -3,7 +3,7 @@ module github.com/eventwire/sse/postgres
 go 1.25.0
 
 require (
-	github.com/eventwire/sse v0.0.0-00010101000000-000000000000
+	github.com/eventwire/sse v0.1.0
 	github.com/jackc/pgx/v5 v5.13.0
 )
 
