@@ -5,7 +5,7 @@
 // adapter adds no types of its own: [Middleware] streams to clients that
 // accept text/event-stream and hands every other request to the next
 // handler, and [Handler] streams to every request. The callback is an
-// [sse.StreamFunc], so [sse.Hub.Stream] plugs in directly
+// [sse.StreamFunc], so [sse.Hub.StreamFunc] plugs in directly
 // (r.Get("/news", ssechi.Handler(hub.StreamFunc("news")))); route parameters
 // are at hand through chi.URLParam(s.Request(), "name").
 //

@@ -4,7 +4,7 @@
 //
 // [Middleware] streams to clients that accept text/event-stream and calls
 // the next handler for every other request; [Handler] streams to every
-// request. The callback is a plain [sse.StreamFunc], so [sse.Hub.Stream]
+// request. The callback is a plain [sse.StreamFunc], so [sse.Hub.StreamFunc]
 // plugs in directly:
 //
 //	e.GET("/news", sseecho.Handler(hub.StreamFunc("news")))

@@ -4,7 +4,7 @@
 // [Middleware] streams to clients that accept text/event-stream and aborts
 // the chain, and calls c.Next() for every other request; [Handler] streams
 // to every request. The callback is a plain [sse.StreamFunc], so
-// [sse.Hub.Stream] plugs in directly:
+// [sse.Hub.StreamFunc] plugs in directly:
 //
 //	r.GET("/news", ssegin.Handler(hub.StreamFunc("news")))
 //
