@@ -17,7 +17,9 @@ import (
 // Errors of the client ([Events]).
 var (
 	// ErrInvalidRequest reports a request that cannot open a stream: nil,
-	// without a URL, or a HEAD request (whose response has no body).
+	// without a URL, a HEAD request (whose response has no body), or one
+	// whose Last-Event-ID a header cannot carry (the error then wraps
+	// [ErrInvalidID] too).
 	ErrInvalidRequest = errors.New("sse: invalid request")
 
 	// ErrBodyNotReplayable reports a request whose body would have to be
@@ -81,6 +83,18 @@ type Reconnect struct {
 	// LastEventID is the ID it will send in the Last-Event-ID header;
 	// empty sends none.
 	LastEventID string
+
+	// DroppedID is the last event ID the server set if the client cannot
+	// send it back, else empty. A header cannot carry an ID with a
+	// control character (tab and DEL among them), and loses a space or
+	// tab at either end, which would make the server resume after
+	// another event. This module's server refuses such IDs with
+	// [ErrInvalidID], but another server may send one: the client then
+	// drops it, as if the stream had cleared the ID with an empty id
+	// field. It reconnects without Last-Event-ID, so the server starts
+	// the stream afresh, and the events after carry no ID until the
+	// server sets another. LastEventID is then empty.
+	DroppedID string
 }
 
 // Get is [Events] for a GET request of url with [http.DefaultClient]. The
@@ -110,8 +124,10 @@ func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event,
 // with Accept: text/event-stream and Cache-Control: no-cache unless req
 // sets them, the last event ID in Last-Event-ID when it is not empty (a
 // Last-Event-ID in req itself is the ID to start from), and the body again
-// from req.GetBody. A body without GetBody can be sent once; reconnecting
-// then fails with [ErrBodyNotReplayable]. The client follows redirects on
+// from req.GetBody. An ID from the server that a header cannot carry back
+// is dropped rather than sent (see [Reconnect.DroppedID]). A body without
+// GetBody can be sent once; reconnecting then fails with
+// [ErrBodyNotReplayable]. The client follows redirects on
 // each attempt, and reconnects to req's URL, not to where it was
 // redirected.
 //
@@ -163,6 +179,8 @@ func checkRequest(req *http.Request) error {
 		return fmt.Errorf("%w: no URL", ErrInvalidRequest)
 	case req.Method == http.MethodHead:
 		return fmt.Errorf("%w: a HEAD response has no body to stream", ErrInvalidRequest)
+	case !validID(req.Header.Get("Last-Event-ID")):
+		return fmt.Errorf("%w: %w: %q cannot be sent in a Last-Event-ID header", ErrInvalidRequest, ErrInvalidID, req.Header.Get("Last-Event-ID"))
 	}
 	return nil
 }
@@ -205,8 +223,13 @@ func (r *reader) run(yield func(Event, error) bool) {
 		}
 		r.attempt++
 		delay := max(r.backoff(), res.retryAfter)
+		var dropped string
+		if id := r.dec.LastEventID(); !validID(id) {
+			dropped = id
+			r.dec.SetLastEventID("")
+		}
 		if r.cfg.onReconnect != nil {
-			r.cfg.onReconnect(Reconnect{Attempt: r.attempt, Cause: res.cause, Delay: delay, LastEventID: r.dec.LastEventID()})
+			r.cfg.onReconnect(Reconnect{Attempt: r.attempt, Cause: res.cause, Delay: delay, LastEventID: r.dec.LastEventID(), DroppedID: dropped})
 		}
 		if err := r.cfg.sleep(ctx, delay); err != nil {
 			yield(Event{}, err)
@@ -306,10 +329,10 @@ func (r *reader) newRequest(ctx context.Context) (*http.Request, error) {
 	if req.Header.Get("Cache-Control") == "" {
 		req.Header.Set("Cache-Control", "no-cache")
 	}
+	// run has dropped an ID that cannot go back, and checkRequest refused
+	// one in req.
 	if id := r.dec.LastEventID(); id == "" {
 		req.Header.Del("Last-Event-ID")
-	} else if !validID(id) {
-		return nil, fmt.Errorf("%w: %q cannot be sent back in a Last-Event-ID header", ErrInvalidID, id)
 	} else {
 		req.Header.Set("Last-Event-ID", id)
 	}

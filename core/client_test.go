@@ -9,11 +9,13 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eventwire/sse/internal/leaktest"
 )
@@ -591,11 +593,104 @@ func TestClientInvalidRequest(t *testing.T) {
 	}
 }
 
-func TestClientIDCannotBeSent(t *testing.T) {
-	srv, sc := serveScript(t, body("id: a\x01b\ndata: x\n\n"))
-	got, err := collect(Events(srv.Client(), get(t, srv.URL), WithReconnectDelay(0)))
-	if !errors.Is(err, ErrInvalidID) || len(got) != 1 || len(sc.requests()) != 1 {
-		t.Errorf("events %v, error %v after %d requests; want ErrInvalidID on reconnect", got, err, len(sc.requests()))
+// TestClientDropsIDThatCannotGoBack streams IDs with every byte value a
+// stream can put in an ID (all but CR, LF and NUL), in the middle and at
+// either end, through a net/http server, and checks what the client sends
+// back on each of the two reconnections that follow: the ID exactly as the
+// events carry it when a header can hold it, else no Last-Event-ID, as if
+// the stream had cleared the ID, with the ID it dropped reported to the
+// reconnect hook. The stream goes on in both cases.
+func TestClientDropsIDThatCannotGoBack(t *testing.T) {
+	leaktest.Check(t)
+	var mu sync.Mutex
+	requests := make(map[string][][]string) // Last-Event-ID values of each request, by case
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.URL.Query().Get("case")
+		mu.Lock()
+		requests[key] = append(requests[key], r.Header["Last-Event-Id"])
+		n := len(requests[key])
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		switch n {
+		case 1:
+			io.WriteString(w, "id: "+r.URL.Query().Get("id")+"\ndata: a\n\n")
+		case 2:
+			io.WriteString(w, "data: b\n\n")
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	defer srv.Close()
+	defer srv.Client().CloseIdleConnections()
+
+	for b := range 256 {
+		if b == '\r' || b == '\n' || b == 0 { // a line end, or an id field the stream ignores
+			continue
+		}
+		c := string(rune(b))
+		if b >= utf8.RuneSelf {
+			c = string([]byte{byte(b)}) // a byte that is not UTF-8 on its own
+		}
+		for _, pos := range []string{"middle", "start", "end"} {
+			raw := map[string]string{"middle": "a" + c + "b", "start": c + "b", "end": "a" + c}[pos]
+			// What a header cannot carry: a control character (tab and
+			// DEL among them) anywhere, a space at either end.
+			lost := b < ' ' || b == 0x7F || (b == ' ' && pos != "middle")
+			var hooks []Reconnect
+			hook := WithReconnectHook(func(r Reconnect) { hooks = append(hooks, r) })
+			var w waits
+			name := fmt.Sprintf("byte %#02x at the %s, ID %q", b, pos, raw)
+			target := srv.URL + "/?" + url.Values{"case": {name}, "id": {raw}}.Encode()
+			got, err := collect(Events(srv.Client(), get(t, target), hook, w.option()))
+			if err != nil || len(got) != 2 {
+				t.Errorf("%s: events %v, error %v; want two events and no error", name, got, err)
+				continue
+			}
+			id := got[0].ID // as the stream decoded it: U+FFFD for a lone non-UTF-8 byte
+			if want := strings.ToValidUTF8(raw, "\uFFFD"); id != want {
+				t.Errorf("%s: the event's ID is %q, want %q", name, id, want)
+			}
+			mu.Lock()
+			sent := requests[name]
+			mu.Unlock()
+			wantSent, wantAfter, wantHooks := [][]string{nil, {id}, {id}}, id, []Reconnect{
+				{Attempt: 1, Cause: io.EOF, LastEventID: id},
+				{Attempt: 1, Cause: io.EOF, LastEventID: id}, // event b came in between
+			}
+			if lost {
+				wantSent, wantAfter, wantHooks = [][]string{nil, nil, nil}, "", []Reconnect{
+					{Attempt: 1, Cause: io.EOF, DroppedID: id},
+					{Attempt: 1, Cause: io.EOF},
+				}
+			}
+			if !reflect.DeepEqual(sent, wantSent) {
+				t.Errorf("%s: the server saw Last-Event-ID %q, want %q", name, sent, wantSent)
+			}
+			if got[1].ID != wantAfter {
+				t.Errorf("%s: the event after the reconnection has ID %q, want %q", name, got[1].ID, wantAfter)
+			}
+			for i := range hooks {
+				hooks[i].Delay = 0
+			}
+			if !reflect.DeepEqual(hooks, wantHooks) {
+				t.Errorf("%s: reconnections %+v, want %+v", name, hooks, wantHooks)
+			}
+		}
+	}
+}
+
+// TestClientRefusesStartIDThatCannotBeSent checks a Last-Event-ID the
+// caller puts in the request: one that a header cannot carry is the
+// caller's mistake, refused before anything is sent.
+func TestClientRefusesStartIDThatCannotBeSent(t *testing.T) {
+	for _, id := range []string{"a\x01b", "a\tb", "a\x7F", " 2", "2 ", "2\t"} {
+		srv, sc := serveScript(t, body("data: x\n\n"))
+		req := get(t, srv.URL)
+		req.Header.Set("Last-Event-ID", id)
+		_, err := collect(Events(srv.Client(), req))
+		if !errors.Is(err, ErrInvalidRequest) || !errors.Is(err, ErrInvalidID) || len(sc.requests()) != 0 {
+			t.Errorf("Last-Event-ID %q: error %v after %d requests, want ErrInvalidRequest and ErrInvalidID before any", id, err, len(sc.requests()))
+		}
 	}
 }
 
