@@ -48,12 +48,23 @@ var (
 type StatusError struct {
 	StatusCode int    // e.g. 401
 	Status     string // e.g. "401 Unauthorized"
-	Body       string // the start of the response body, which often says why
+
+	// Body is the start of the response body, which often says why: at
+	// most its first 512 bytes, and only those that arrive within a
+	// second of the status. A body that is longer, or still coming, is
+	// cut there and its connection closed, so that a stuck backend
+	// cannot hold up the client.
+	Body string
 }
 
-// maxStatusBody is how much of the body of a failed response a
-// [StatusError] keeps.
-const maxStatusBody = 512
+// The bounds of the read of a failed response's body for
+// [StatusError.Body]: in bytes, and in time, so that the status is acted on
+// promptly whatever the body does. A body sent with the status arrives
+// well within the time.
+const (
+	maxStatusBody  = 512
+	statusBodyWait = time.Second
+)
 
 func (e *StatusError) Error() string {
 	if e.Body == "" {
@@ -139,7 +150,10 @@ func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event,
 // backoff, waiting at least as long as a Retry-After header asks (see
 // [WithRetryStatus]); any other status than 200, or a media type other than
 // text/event-stream, fails the stream with an error wrapping
-// [ErrBadStatus] or [ErrNotEventStream].
+// [ErrBadStatus] or [ErrNotEventStream]. The client acts on a status
+// promptly whatever its body does: it reads at most 512 bytes of it, for
+// at most a second, into [StatusError.Body], and then closes the
+// connection.
 //
 // An error ends the iteration: it is the last value yielded, with a zero
 // Event. Besides the above it is req's context's error once that context
@@ -290,7 +304,7 @@ func (r *reader) connect(ctx context.Context, yield func(Event, error) bool) con
 		return failed(err)
 	}
 	defer resp.Body.Close()
-	if res, ok := r.checkResponse(resp); !ok {
+	if res, ok := r.checkResponse(resp, func() { cancel(nil) }); !ok {
 		return res
 	}
 
@@ -359,14 +373,13 @@ func (r *reader) newRequest(ctx context.Context) (*http.Request, error) {
 }
 
 // checkResponse reports whether resp opens an event stream, and if not,
-// how the connection ends.
-func (r *reader) checkResponse(resp *http.Response) (connResult, bool) {
+// how the connection ends. stop cancels the request.
+func (r *reader) checkResponse(resp *http.Response, stop func()) (connResult, bool) {
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
 		return connResult{stop: true}, false
 	case resp.StatusCode != http.StatusOK:
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxStatusBody)) // the status says enough if this fails
-		err := &StatusError{StatusCode: resp.StatusCode, Status: resp.Status, Body: string(body)}
+		err := &StatusError{StatusCode: resp.StatusCode, Status: resp.Status, Body: r.statusBody(resp.Body, stop)}
 		if r.cfg.retryStatus == nil || !r.cfg.retryStatus(resp.StatusCode) {
 			return connResult{fatal: err}, false
 		}
@@ -378,6 +391,19 @@ func (r *reader) checkResponse(resp *http.Response) (connResult, bool) {
 		return connResult{fatal: fmt.Errorf("%w: Content-Type %q", ErrNotEventStream, ct)}, false
 	}
 	return connResult{}, true
+}
+
+// statusBody reads the start of the body of a failed response: up to
+// maxStatusBody bytes, for as long as the status body wait. Then stop
+// cancels the request, which ends a read in progress and closes the
+// connection (the transport honours the request's context while the body
+// is read, as net/http's do); a short body read to its end in time leaves
+// the connection open for the next request.
+func (r *reader) statusBody(body io.Reader, stop func()) string {
+	t := time.AfterFunc(r.cfg.statusWait, stop)
+	defer t.Stop()
+	b, _ := io.ReadAll(io.LimitReader(body, maxStatusBody)) // the status says enough if this fails
+	return string(b)
 }
 
 // retryAfter parses a Retry-After header: seconds, or an HTTP date. It

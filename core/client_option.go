@@ -32,6 +32,7 @@ type clientConfig struct {
 	onRequest    func(*http.Request) error
 	onReconnect  func(Reconnect)
 	sleep        func(ctx context.Context, d time.Duration) error
+	statusWait   time.Duration // how long to read a failed response's body; tests shorten it
 }
 
 type clientOptionFunc func(*clientConfig)
@@ -44,6 +45,7 @@ func newClientConfig(opts []ClientOption) clientConfig {
 		maxDelay:    DefaultMaxReconnectDelay,
 		retryStatus: retryableStatus,
 		sleep:       sleep,
+		statusWait:  statusBodyWait,
 	}
 	for _, o := range opts {
 		if o != nil {

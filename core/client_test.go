@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -295,6 +296,188 @@ func TestClientStatus(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hangGuard is how long a test waits for a client that should act at
+// once: a guard that fails a hang, not a measure of time.
+const hangGuard = time.Minute
+
+// noHang runs fn and fails the test if it has not returned within the
+// hang guard.
+func noHang(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(hangGuard):
+		t.Fatalf("%s: still waiting after %v", what, hangGuard)
+	}
+}
+
+// withStatusBodyWait sets how long the client reads the body of a failed
+// response, so that a test of many statuses does not wait the default's
+// second for each.
+func withStatusBodyWait(d time.Duration) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.statusWait = d })
+}
+
+// endlessBodies are the bodies of a failed response that a stuck backend
+// behind a proxy may send: each starts, and none ends until the client
+// goes away.
+var endlessBodies = []struct {
+	name  string
+	serve func(w http.ResponseWriter, r *http.Request)
+}{
+	{"stalls", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "stuck backend")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}},
+	{"trickles", func(w http.ResponseWriter, r *http.Request) {
+		for {
+			if _, err := io.WriteString(w, "x"); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}},
+	{"is huge", func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}},
+}
+
+// TestClientStatusWhateverTheBody answers every final status but 200 with
+// each of the endless bodies, and checks that the client acts on the
+// status (ends with it, retries it, or stops at 204) with the start of the
+// body in the StatusError, and closes the connection: the server's
+// handler ends. 1xx statuses are not final: the transport reads on.
+func TestClientStatusWhateverTheBody(t *testing.T) {
+	leaktest.Check(t)
+	var mu sync.Mutex
+	requests := make(map[string]int)
+	gone := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("case")
+		mu.Lock()
+		requests[name]++
+		n := requests[name]
+		mu.Unlock()
+		if n > 1 {
+			w.WriteHeader(http.StatusNoContent) // after a retried status: stop
+			return
+		}
+		defer func() { gone <- name }()
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		w.WriteHeader(code)
+		endlessBodies[len(r.URL.Query().Get("body"))-1].serve(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(srv.CloseClientConnections) // first: a client that hung holds one
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+
+	for code := 201; code <= 599; code++ {
+		for i, b := range endlessBodies {
+			name := fmt.Sprintf("status %d, body that %s", code, b.name)
+			target := srv.URL + "/?" + url.Values{"case": {name}, "code": {strconv.Itoa(code)}, "body": {strings.Repeat("x", i+1)}}.Encode()
+			var causes []error
+			hook := WithReconnectHook(func(r Reconnect) { causes = append(causes, r.Cause) })
+			var w waits
+			var err error
+			noHang(t, name, func() {
+				_, err = collect(Events(client, get(t, target), hook, w.option(), withStatusBodyWait(5*time.Millisecond)))
+			})
+			mu.Lock()
+			n := requests[name]
+			mu.Unlock()
+			retried := code >= 500 || code == http.StatusTooManyRequests
+			var se *StatusError
+			switch {
+			case code == http.StatusNoContent:
+				if err != nil || n != 1 {
+					t.Errorf("%s: error %v after %d requests, want none after one", name, err, n)
+				}
+			case retried:
+				if err != nil || n != 2 || len(causes) != 1 || !errors.As(causes[0], &se) {
+					t.Errorf("%s: error %v after %d requests, reconnections after %v; want a retry, then the 204", name, err, n, causes)
+				}
+			default:
+				if !errors.As(err, &se) || n != 1 {
+					t.Errorf("%s: error %v after %d requests, want the StatusError after one", name, err, n)
+				}
+			}
+			if se != nil {
+				switch {
+				case se.StatusCode != code:
+					t.Errorf("%s: StatusError for %d", name, se.StatusCode)
+				case code == http.StatusNotModified: // a 304 has no body
+					if se.Body != "" {
+						t.Errorf("%s: body %q, want none", name, se.Body)
+					}
+				case b.name == "stalls" && se.Body != "stuck backend",
+					b.name == "trickles" && (len(se.Body) > 512 || strings.Trim(se.Body, "x") != ""),
+					b.name == "is huge" && (len(se.Body) != 512 || strings.Trim(se.Body, "x") != ""):
+					t.Errorf("%s: StatusError.Body %q (%d bytes), want its start, at most 512 bytes", name, se.Body, len(se.Body))
+				}
+			}
+			tr.CloseIdleConnections() // a connection the client failed to close stays open
+			noHang(t, name+": waiting for the server to see the client leave", func() {
+				if g := <-gone; g != name {
+					t.Errorf("%s: the handler of %q ended instead", name, g)
+				}
+			})
+		}
+	}
+}
+
+// TestClientStatusBodyStallsWithDefaults is the stuck backend behind a
+// proxy with the client's default options: a 404 or a 503 whose body
+// starts and never ends. The client acts on the status after its bounded
+// read of the body.
+func TestClientStatusBodyStallsWithDefaults(t *testing.T) {
+	leaktest.Check(t)
+	stuck := func(code int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(code)
+			endlessBodies[0].serve(w, r)
+		}
+	}
+	srv, sc := serveScript(t, stuck(http.StatusNotFound), stuck(http.StatusServiceUnavailable))
+	t.Cleanup(srv.CloseClientConnections) // before srv.Close: a client that hung holds one
+	defer srv.Client().CloseIdleConnections()
+
+	var err error
+	noHang(t, "404", func() { _, err = collect(Events(srv.Client(), get(t, srv.URL))) })
+	var se *StatusError
+	if !errors.As(err, &se) || se.StatusCode != http.StatusNotFound || se.Body != "stuck backend" {
+		t.Errorf("404: error %v, want a StatusError with the start of the body", err)
+	}
+
+	var causes []error
+	hook := WithReconnectHook(func(r Reconnect) { causes = append(causes, r.Cause) })
+	var w waits // no need to wait the reconnection delay
+	noHang(t, "503", func() { _, err = collect(Events(srv.Client(), get(t, srv.URL), hook, w.option())) })
+	if err != nil || len(causes) != 1 || !errors.As(causes[0], &se) || se.StatusCode != http.StatusServiceUnavailable || se.Body != "stuck backend" {
+		t.Errorf("503: error %v, reconnections after %v; want a retry after the StatusError with the start of the body", err, causes)
+	}
+	if n := len(sc.requests()); n != 3 {
+		t.Errorf("%d requests, want 3: the 404, the 503 and the 204 after it", n)
 	}
 }
 
