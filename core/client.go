@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"mime"
 	"net/http"
@@ -138,9 +139,8 @@ func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event,
 // from req.GetBody. An ID from the server that a header cannot carry back
 // is dropped rather than sent (see [Reconnect.DroppedID]). A body without
 // GetBody can be sent once; reconnecting then fails with
-// [ErrBodyNotReplayable]. The client follows redirects on
-// each attempt, and reconnects to req's URL, not to where it was
-// redirected.
+// [ErrBodyNotReplayable]. The client follows redirects on each attempt,
+// and reconnects to req's URL, not to where it was redirected.
 //
 // When the stream ends or the connection fails, Events waits the
 // reconnection delay (the server's last retry, else [WithReconnectDelay])
@@ -148,11 +148,12 @@ func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event,
 // exponentially with jitter up to [WithMaxReconnectDelay]. 204 No Content
 // ends the iteration without an error. Status 5xx and 429 are retried with
 // backoff, waiting at least as long as a Retry-After header asks (see
-// [WithRetryStatus]); any other status than 200, or a media type other than
-// text/event-stream, fails the stream with an error wrapping
-// [ErrBadStatus] or [ErrNotEventStream]. The client acts on a status
-// promptly whatever its body does: it reads at most 512 bytes of it, for
-// at most a second, into [StatusError.Body], and then closes the
+// [WithRetryStatus]). A delay the server asks for, with retry or
+// Retry-After, is bounded by [MaxServerDelay]. Any other status than 200,
+// or a media type other than text/event-stream, fails the stream with an
+// error wrapping [ErrBadStatus] or [ErrNotEventStream]. The client acts on
+// a status promptly whatever its body does: it reads at most 512 bytes of
+// it, for at most a second, into [StatusError.Body], and then closes the
 // connection.
 //
 // An error ends the iteration: it is the last value yielded, with a zero
@@ -236,7 +237,7 @@ func (r *reader) run(yield func(Event, error) bool) {
 			return
 		}
 		r.attempt++
-		delay := max(r.backoff(), res.retryAfter)
+		delay := max(r.backoff(), r.cfg.serverDelay(res.retryAfter))
 		var dropped string
 		if id := r.dec.LastEventID(); !validID(id) {
 			dropped = id
@@ -258,7 +259,7 @@ func (r *reader) run(yield func(Event, error) bool) {
 func (r *reader) backoff() time.Duration {
 	base := r.cfg.delay
 	if d, ok := r.dec.retryInForce(); ok {
-		base = d
+		base = r.cfg.serverDelay(d)
 	}
 	if r.attempt <= 1 {
 		return base
@@ -266,7 +267,11 @@ func (r *reader) backoff() time.Duration {
 	d := max(base, time.Millisecond) // a zero delay must grow too
 	limit := max(r.cfg.maxDelay, base)
 	for i := 1; i < r.attempt && d < limit; i++ {
-		d *= 2
+		if d > limit/2 { // doubling could overflow
+			d = limit
+		} else {
+			d *= 2
+		}
 	}
 	d = min(d, limit)
 	// Equal jitter: half fixed, half random, so that clients that failed
@@ -407,12 +412,17 @@ func (r *reader) statusBody(body io.Reader, stop func()) string {
 }
 
 // retryAfter parses a Retry-After header: seconds, or an HTTP date. It
-// returns 0 for none or junk.
+// returns 0 for none or junk. Seconds too many for a [time.Duration] give
+// the longest Duration, as RFC 9111 has caches take too large a
+// delta-seconds; the caller bounds the delay.
 func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || s > uint64(math.MaxInt64/time.Second) {
+			return math.MaxInt64
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -526,6 +527,110 @@ func TestClientServerDelayAboveCap(t *testing.T) {
 	for i, d := range w.get() {
 		if d < 2500*time.Millisecond || d > 5*time.Second {
 			t.Errorf("delay %d = %v; the server's 5s delay is above the cap, want it kept (with jitter after failures)", i, d)
+		}
+	}
+}
+
+// TestClientBoundsServerDelay checks what a server may make the client
+// wait, with a Retry-After header or a retry field: what it asks, up to
+// MaxServerDelay, or up to the cap if that is longer, however large,
+// overflowing or far off the value; junk and dates past ask nothing. Two
+// failures follow each ask, so that the backoff after a retry field is
+// bounded too.
+func TestClientBoundsServerDelay(t *testing.T) {
+	const base = time.Millisecond
+	now := time.Now()
+	date := func(d time.Duration) string { return now.Add(d).UTC().Format(http.TimeFormat) }
+	retryAfter := func(v string) http.HandlerFunc { return status(http.StatusServiceUnavailable, "Retry-After", v) }
+	retry := func(ms string) http.HandlerFunc { return body("retry: " + ms + "\n\n") }
+	cases := []struct {
+		name        string
+		cap         time.Duration // 0 keeps the default
+		ask         http.HandlerFunc
+		least, most time.Duration // the first delay
+	}{
+		{"Retry-After 2^32-1 seconds", 0, retryAfter("4294967295"), MaxServerDelay, MaxServerDelay},
+		{"Retry-After 2^32 seconds", 0, retryAfter("4294967296"), MaxServerDelay, MaxServerDelay},
+		{"Retry-After past a Duration", 0, retryAfter("9223372037"), MaxServerDelay, MaxServerDelay},
+		{"Retry-After past 64 bits", 0, retryAfter("18446744073709551616"), MaxServerDelay, MaxServerDelay},
+		{"Retry-After of 40 digits", 0, retryAfter(strings.Repeat("9", 40)), MaxServerDelay, MaxServerDelay},
+		{"Retry-After in the year 9999", 0, retryAfter("Fri, 31 Dec 9999 23:59:59 GMT"), MaxServerDelay, MaxServerDelay},
+		{"Retry-After in 10 minutes", 0, retryAfter(date(10 * time.Minute)), MaxServerDelay, MaxServerDelay},
+		{"Retry-After just over the bound", 0, retryAfter("301"), MaxServerDelay, MaxServerDelay},
+		{"Retry-After at the bound", 0, retryAfter("300"), 300 * time.Second, 300 * time.Second},
+		{"Retry-After under the bound, over the cap", 0, retryAfter("299"), 299 * time.Second, 299 * time.Second},
+		{"Retry-After in 2 minutes", 0, retryAfter(date(2 * time.Minute)), time.Minute, 2 * time.Minute},
+		{"Retry-After in the past", 0, retryAfter("Sun, 06 Nov 1994 08:49:37 GMT"), base, base},
+		{"Retry-After negative", 0, retryAfter("-1"), base, base},
+		{"Retry-After with a sign", 0, retryAfter("+5"), base, base},
+		{"Retry-After with a fraction", 0, retryAfter("1.5"), base, base},
+		{"Retry-After in hex", 0, retryAfter("0x10"), base, base},
+		{"Retry-After junk", 0, retryAfter("soon"), base, base},
+		{"retry of 285 years", 0, retry("9000000000000"), MaxServerDelay, MaxServerDelay},
+		{"retry at the Duration's limit", 0, retry("9223372036854"), MaxServerDelay, MaxServerDelay},
+		{"retry of 10 minutes", 0, retry("600000"), MaxServerDelay, MaxServerDelay},
+		{"retry of 2 minutes", 0, retry("120000"), 2 * time.Minute, 2 * time.Minute},
+		{"cap over the bound: Retry-After 2^32-1", time.Hour, retryAfter("4294967295"), time.Hour, time.Hour},
+		{"cap over the bound: Retry-After 2 hours", time.Hour, retryAfter("7200"), time.Hour, time.Hour},
+		{"cap over the bound: Retry-After 10 minutes", time.Hour, retryAfter("600"), 10 * time.Minute, 10 * time.Minute},
+		{"cap over the bound: retry of 285 years", time.Hour, retry("9000000000000"), time.Hour, time.Hour},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv, _ := serveScript(t, c.ask, status(503), status(502))
+			var w waits
+			opts := []ClientOption{WithReconnectDelay(base), w.option()}
+			bound := max(DefaultMaxReconnectDelay, MaxServerDelay)
+			if c.cap != 0 {
+				opts = append(opts, WithMaxReconnectDelay(c.cap))
+				bound = max(c.cap, MaxServerDelay)
+			}
+			if _, err := collect(Events(srv.Client(), get(t, srv.URL), opts...)); err != nil {
+				t.Fatal(err)
+			}
+			delays := w.get()
+			if len(delays) != 3 {
+				t.Fatalf("delays %v, want 3", delays)
+			}
+			if delays[0] < c.least || delays[0] > c.most {
+				t.Errorf("first delay %v, want it in [%v, %v]", delays[0], c.least, c.most)
+			}
+			for i, d := range delays {
+				if d < 0 || d > bound {
+					t.Errorf("delay %d = %v, want it in [0, %v]", i, d, bound)
+				}
+			}
+		})
+	}
+}
+
+// TestClientBackoffHugeCap checks the backoff under a cap too long to
+// double up to: the delay grows to the cap and stays there, with jitter,
+// however many failures follow.
+func TestClientBackoffHugeCap(t *testing.T) {
+	const limit = time.Duration(math.MaxInt64)
+	steps := make([]http.HandlerFunc, 80)
+	for i := range steps {
+		steps[i] = status(503)
+	}
+	srv, _ := serveScript(t, steps...)
+	var w waits
+	if _, err := collect(Events(srv.Client(), get(t, srv.URL), WithReconnectDelay(time.Millisecond), WithMaxReconnectDelay(limit), w.option())); err != nil {
+		t.Fatal(err)
+	}
+	delays := w.get()
+	if len(delays) != len(steps) {
+		t.Fatalf("%d delays, want %d", len(delays), len(steps))
+	}
+	for i, d := range delays {
+		// Failure i+1 waits 1ms << i, with jitter, up to the cap: 1ms << 44
+		// is over half of it, so the doubling reaches the cap there.
+		least := limit / 2
+		if i <= 43 {
+			least = time.Millisecond << i / 2
+		}
+		if d < least {
+			t.Errorf("delay %d = %v, want at least %v", i+1, d, least)
 		}
 	}
 }
