@@ -72,7 +72,7 @@ func (ft *fuzzTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case "204":
 	case "503":
 		resp.StatusCode = http.StatusServiceUnavailable
-		resp.Header.Set("Retry-After", "1")
+		resp.Header.Set("Retry-After", string(r.body)) // seconds, a date or junk, of any size
 	case "404":
 		resp.StatusCode = http.StatusNotFound
 	case "text/plain":
@@ -83,10 +83,12 @@ func (ft *fuzzTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // FuzzClient drives the client with random server behaviour (streams cut
-// anywhere, statuses, wrong content types) and checks it against the
+// anywhere, statuses, wrong content types, any Retry-After) and checks it
+// against the
 // standard's reading of each response: the events, the Last-Event-ID of
 // each request (none when a header could not carry the ID back), the IDs
-// dropped, and how the iteration ends.
+// dropped, how the iteration ends, and that no delay exceeds what a
+// server may ask.
 func FuzzClient(f *testing.F) {
 	f.Add([]byte("\x00\x0fid: 1\ndata: a\n\n\x00\x06data: "))
 	f.Add([]byte("\x80\x14id: é\ndata: a\n\nid: 2\x05\x00\x00\x10id\ndata: b\n\nid:\x06\x00"))
@@ -94,6 +96,7 @@ func FuzzClient(f *testing.F) {
 	f.Add([]byte("\x00\x0eid:  2\ndata:\n\n\x00\x08id: 3 \n\n\x00\x00"))
 	f.Add([]byte("\x00\x12\xEF\xBB\xBFretry: 5\rdata: x\r\r\x07\x00"))
 	f.Add([]byte("\x00\x0bdata: x\r\n\r\n\x06\x03404"))
+	f.Add([]byte("\x05\x0a4294967295\x05\x1dFri, 31 Dec 9999 23:59:59 GMT\x00\x15retry: 9000000000000\n\x05\x00"))
 	f.Add([]byte("\x80\x11data: a\n\ndata: b\n\x00\x09data: c\n\n"))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		script := parseFuzzScript(p)
@@ -171,7 +174,7 @@ func FuzzClient(f *testing.F) {
 			t.Fatalf("%d reconnection delays for %d requests", len(d), requests)
 		}
 		for _, d := range w.get() {
-			if d < 0 {
+			if d < 0 || d > max(DefaultMaxReconnectDelay, MaxServerDelay) {
 				t.Fatalf("reconnection delay %v", d)
 			}
 		}
