@@ -104,8 +104,8 @@ type Reconnect struct {
 	// [ErrInvalidID], but another server may send one: the client then
 	// drops it, as if the stream had cleared the ID with an empty id
 	// field. It reconnects without Last-Event-ID, so the server starts
-	// the stream afresh, and the events after carry no ID until the
-	// server sets another. LastEventID is then empty.
+	// the stream afresh, and the events after the reconnection carry no
+	// ID until the server sets another. LastEventID is then empty.
 	DroppedID string
 }
 
@@ -348,8 +348,8 @@ func (r *reader) newRequest(ctx context.Context) (*http.Request, error) {
 	if req.Header.Get("Cache-Control") == "" {
 		req.Header.Set("Cache-Control", "no-cache")
 	}
-	// run has dropped an ID that cannot go back, and checkRequest refused
-	// one in req.
+	// The ID is one a header carries intact: run drops any other that the
+	// server set, and checkRequest refuses one in req.
 	if id := r.dec.LastEventID(); id == "" {
 		req.Header.Del("Last-Event-ID")
 	} else {
