@@ -448,37 +448,52 @@ func TestClientStatusWhateverTheBody(t *testing.T) {
 }
 
 // TestClientStatusBodyStallsWithDefaults is the stuck backend behind a
-// proxy with the client's default options: a 404 or a 503 whose body
-// starts and never ends. The client acts on the status after its bounded
-// read of the body.
+// proxy with the client's default options, over HTTP/1.1 and HTTP/2: a 404
+// or a 503 whose body starts and never ends. The client acts on the status
+// after its bounded read of the body, and closes the connection or stream:
+// the server's handler sees it leave.
 func TestClientStatusBodyStallsWithDefaults(t *testing.T) {
-	leaktest.Check(t)
-	stuck := func(code int) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(code)
-			endlessBodies[0].serve(w, r)
-		}
-	}
-	srv, sc := serveScript(t, stuck(http.StatusNotFound), stuck(http.StatusServiceUnavailable))
-	t.Cleanup(srv.CloseClientConnections) // before srv.Close: a client that hung holds one
-	defer srv.Client().CloseIdleConnections()
+	for _, p := range liveProtocols {
+		t.Run(p.name, func(t *testing.T) {
+			leaktest.Check(t)
+			gone := make(chan int, 2)
+			stuck := func(code int) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					defer func() { gone <- code }()
+					w.WriteHeader(code)
+					endlessBodies[0].serve(w, r)
+				}
+			}
+			sc := &script{steps: []http.HandlerFunc{stuck(http.StatusNotFound), stuck(http.StatusServiceUnavailable)}}
+			ls := startLiveServer(t, p.http2, sc, nil)
+			left := func(code int) {
+				noHang(t, fmt.Sprintf("waiting for the handler of the %d to see the client leave", code), func() {
+					if got := <-gone; got != code {
+						t.Errorf("the handler of the %d ended, want the %d", got, code)
+					}
+				})
+			}
 
-	var err error
-	noHang(t, "404", func() { _, err = collect(Events(srv.Client(), get(t, srv.URL))) })
-	var se *StatusError
-	if !errors.As(err, &se) || se.StatusCode != http.StatusNotFound || se.Body != "stuck backend" {
-		t.Errorf("404: error %v, want a StatusError with the start of the body", err)
-	}
+			var err error
+			noHang(t, "404", func() { _, err = collect(Events(ls.client, get(t, ls.URL))) })
+			var se *StatusError
+			if !errors.As(err, &se) || se.StatusCode != http.StatusNotFound || se.Body != "stuck backend" {
+				t.Errorf("404: error %v, want a StatusError with the start of the body", err)
+			}
+			left(http.StatusNotFound)
 
-	var causes []error
-	hook := WithReconnectHook(func(r Reconnect) { causes = append(causes, r.Cause) })
-	var w waits // no need to wait the reconnection delay
-	noHang(t, "503", func() { _, err = collect(Events(srv.Client(), get(t, srv.URL), hook, w.option())) })
-	if err != nil || len(causes) != 1 || !errors.As(causes[0], &se) || se.StatusCode != http.StatusServiceUnavailable || se.Body != "stuck backend" {
-		t.Errorf("503: error %v, reconnections after %v; want a retry after the StatusError with the start of the body", err, causes)
-	}
-	if n := len(sc.requests()); n != 3 {
-		t.Errorf("%d requests, want 3: the 404, the 503 and the 204 after it", n)
+			var causes []error
+			hook := WithReconnectHook(func(r Reconnect) { causes = append(causes, r.Cause) })
+			var w waits // no need to wait the reconnection delay
+			noHang(t, "503", func() { _, err = collect(Events(ls.client, get(t, ls.URL), hook, w.option())) })
+			if err != nil || len(causes) != 1 || !errors.As(causes[0], &se) || se.StatusCode != http.StatusServiceUnavailable || se.Body != "stuck backend" {
+				t.Errorf("503: error %v, reconnections after %v; want a retry after the StatusError with the start of the body", err, causes)
+			}
+			left(http.StatusServiceUnavailable)
+			if n := len(sc.requests()); n != 3 {
+				t.Errorf("%d requests, want 3: the 404, the 503 and the 204 after it", n)
+			}
+		})
 	}
 }
 
