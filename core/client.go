@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"mime"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 // Errors of the client ([Events]).
 var (
 	// ErrInvalidRequest reports a request that cannot open a stream: nil,
-	// without a URL, or a HEAD request (whose response has no body).
+	// without a URL, a HEAD request (whose response has no body), or one
+	// whose Last-Event-ID a header cannot carry (the error then wraps
+	// [ErrInvalidID] too).
 	ErrInvalidRequest = errors.New("sse: invalid request")
 
 	// ErrBodyNotReplayable reports a request whose body would have to be
@@ -46,12 +49,23 @@ var (
 type StatusError struct {
 	StatusCode int    // e.g. 401
 	Status     string // e.g. "401 Unauthorized"
-	Body       string // the start of the response body, which often says why
+
+	// Body is the start of the response body, which often says why: at
+	// most its first 512 bytes, and only those that arrive within a
+	// second of the status. A body that is longer, or still coming, is
+	// cut there and its connection closed, so that a stuck backend
+	// cannot hold up the client.
+	Body string
 }
 
-// maxStatusBody is how much of the body of a failed response a
-// [StatusError] keeps.
-const maxStatusBody = 512
+// The bounds of the read of a failed response's body for
+// [StatusError.Body]: in bytes, and in time, so that the status is acted on
+// promptly whatever the body does. A body sent with the status arrives
+// well within the time.
+const (
+	maxStatusBody  = 512
+	statusBodyWait = time.Second
+)
 
 func (e *StatusError) Error() string {
 	if e.Body == "" {
@@ -81,6 +95,18 @@ type Reconnect struct {
 	// LastEventID is the ID it will send in the Last-Event-ID header;
 	// empty sends none.
 	LastEventID string
+
+	// DroppedID is the last event ID the server set if the client cannot
+	// send it back, else empty. A header cannot carry an ID with a
+	// control character (tab and DEL among them), and loses a space or
+	// tab at either end, which would make the server resume after
+	// another event. This module's server refuses such IDs with
+	// [ErrInvalidID], but another server may send one: the client then
+	// drops it, as if the stream had cleared the ID with an empty id
+	// field. It reconnects without Last-Event-ID, so the server starts
+	// the stream afresh, and the events after the reconnection carry no
+	// ID until the server sets another. LastEventID is then empty.
+	DroppedID string
 }
 
 // Get is [Events] for a GET request of url with [http.DefaultClient]. The
@@ -112,10 +138,11 @@ func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event,
 // with Accept: text/event-stream and Cache-Control: no-cache unless req
 // sets them, the last event ID in Last-Event-ID when it is not empty (a
 // Last-Event-ID in req itself is the ID to start from), and the body again
-// from req.GetBody. A body without GetBody can be sent once; reconnecting
-// then fails with [ErrBodyNotReplayable]. The client follows redirects on
-// each attempt, and reconnects to req's URL, not to where it was
-// redirected.
+// from req.GetBody. An ID from the server that a header cannot carry back
+// is dropped rather than sent (see [Reconnect.DroppedID]). A body without
+// GetBody can be sent once; reconnecting then fails with
+// [ErrBodyNotReplayable]. The client follows redirects on each attempt,
+// and reconnects to req's URL, not to where it was redirected.
 //
 // When the stream ends or the connection fails, Events waits the
 // reconnection delay (the server's last retry, else [WithReconnectDelay])
@@ -123,9 +150,13 @@ func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event,
 // exponentially with jitter up to [WithMaxReconnectDelay]. 204 No Content
 // ends the iteration without an error. Status 5xx and 429 are retried with
 // backoff, waiting at least as long as a Retry-After header asks (see
-// [WithRetryStatus]); any other status than 200, or a media type other than
-// text/event-stream, fails the stream with an error wrapping
-// [ErrBadStatus] or [ErrNotEventStream].
+// [WithRetryStatus]). A delay the server asks for, with retry or
+// Retry-After, is bounded by [MaxServerDelay]. Any other status than 200,
+// or a media type other than text/event-stream, fails the stream with an
+// error wrapping [ErrBadStatus] or [ErrNotEventStream]. The client acts on
+// a status promptly whatever its body does: it reads at most 512 bytes of
+// it, for at most a second, into [StatusError.Body], and then closes the
+// connection.
 //
 // An error ends the iteration: it is the last value yielded, with a zero
 // Event. Besides the above it is req's context's error once that context
@@ -165,6 +196,8 @@ func checkRequest(req *http.Request) error {
 		return fmt.Errorf("%w: no URL", ErrInvalidRequest)
 	case req.Method == http.MethodHead:
 		return fmt.Errorf("%w: a HEAD response has no body to stream", ErrInvalidRequest)
+	case !validID(req.Header.Get("Last-Event-ID")):
+		return fmt.Errorf("%w: %w: %q cannot be sent in a Last-Event-ID header", ErrInvalidRequest, ErrInvalidID, req.Header.Get("Last-Event-ID"))
 	}
 	return nil
 }
@@ -206,9 +239,14 @@ func (r *reader) run(yield func(Event, error) bool) {
 			return
 		}
 		r.attempt++
-		delay := max(r.backoff(), res.retryAfter)
+		delay := max(r.backoff(), r.cfg.serverDelay(res.retryAfter))
+		var dropped string
+		if id := r.dec.LastEventID(); !validID(id) {
+			dropped = id
+			r.dec.SetLastEventID("")
+		}
 		if r.cfg.onReconnect != nil {
-			r.cfg.onReconnect(Reconnect{Attempt: r.attempt, Cause: res.cause, Delay: delay, LastEventID: r.dec.LastEventID()})
+			r.cfg.onReconnect(Reconnect{Attempt: r.attempt, Cause: res.cause, Delay: delay, LastEventID: r.dec.LastEventID(), DroppedID: dropped})
 		}
 		if err := r.cfg.sleep(ctx, delay); err != nil {
 			yield(Event{}, err)
@@ -223,7 +261,7 @@ func (r *reader) run(yield func(Event, error) bool) {
 func (r *reader) backoff() time.Duration {
 	base := r.cfg.delay
 	if d, ok := r.dec.retryInForce(); ok {
-		base = d
+		base = r.cfg.serverDelay(d)
 	}
 	if r.attempt <= 1 {
 		return base
@@ -231,7 +269,11 @@ func (r *reader) backoff() time.Duration {
 	d := max(base, time.Millisecond) // a zero delay must grow too
 	limit := max(r.cfg.maxDelay, base)
 	for i := 1; i < r.attempt && d < limit; i++ {
-		d *= 2
+		if d > limit/2 { // doubling could overflow
+			d = limit
+		} else {
+			d *= 2
+		}
 	}
 	d = min(d, limit)
 	// Equal jitter: half fixed, half random, so that clients that failed
@@ -269,7 +311,7 @@ func (r *reader) connect(ctx context.Context, yield func(Event, error) bool) con
 		return failed(err)
 	}
 	defer resp.Body.Close()
-	if res, ok := r.checkResponse(resp); !ok {
+	if res, ok := r.checkResponse(resp, func() { cancel(nil) }); !ok {
 		return res
 	}
 
@@ -308,10 +350,10 @@ func (r *reader) newRequest(ctx context.Context) (*http.Request, error) {
 	if req.Header.Get("Cache-Control") == "" {
 		req.Header.Set("Cache-Control", "no-cache")
 	}
+	// The ID is one a header carries intact: run drops any other that the
+	// server set, and checkRequest refuses one in req.
 	if id := r.dec.LastEventID(); id == "" {
 		req.Header.Del("Last-Event-ID")
-	} else if !validID(id) {
-		return nil, fmt.Errorf("%w: %q cannot be sent back in a Last-Event-ID header", ErrInvalidID, id)
 	} else {
 		req.Header.Set("Last-Event-ID", id)
 	}
@@ -338,14 +380,13 @@ func (r *reader) newRequest(ctx context.Context) (*http.Request, error) {
 }
 
 // checkResponse reports whether resp opens an event stream, and if not,
-// how the connection ends.
-func (r *reader) checkResponse(resp *http.Response) (connResult, bool) {
+// how the connection ends. stop cancels the request.
+func (r *reader) checkResponse(resp *http.Response, stop func()) (connResult, bool) {
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
 		return connResult{stop: true}, false
 	case resp.StatusCode != http.StatusOK:
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxStatusBody)) // the status says enough if this fails
-		err := &StatusError{StatusCode: resp.StatusCode, Status: resp.Status, Body: string(body)}
+		err := &StatusError{StatusCode: resp.StatusCode, Status: resp.Status, Body: r.statusBody(resp.Body, stop)}
 		if r.cfg.retryStatus == nil || !r.cfg.retryStatus(resp.StatusCode) {
 			return connResult{fatal: err}, false
 		}
@@ -359,13 +400,31 @@ func (r *reader) checkResponse(resp *http.Response) (connResult, bool) {
 	return connResult{}, true
 }
 
+// statusBody reads the start of the body of a failed response: up to
+// maxStatusBody bytes, for as long as the status body wait. Then stop
+// cancels the request, which ends a read in progress and closes the
+// connection (the transport honours the request's context while the body
+// is read, as net/http's do); a short body read to its end in time leaves
+// the connection open for the next request.
+func (r *reader) statusBody(body io.Reader, stop func()) string {
+	t := time.AfterFunc(r.cfg.statusWait, stop)
+	defer t.Stop()
+	b, _ := io.ReadAll(io.LimitReader(body, maxStatusBody)) // the status says enough if this fails
+	return string(b)
+}
+
 // retryAfter parses a Retry-After header: seconds, or an HTTP date. It
-// returns 0 for none or junk.
+// returns 0 for none or junk. Seconds too many for a [time.Duration] give
+// the longest Duration, as RFC 9111 has caches take too large a
+// delta-seconds; the caller bounds the delay.
 func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || s > uint64(math.MaxInt64/time.Second) {
+			return math.MaxInt64
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {

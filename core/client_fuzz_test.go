@@ -72,7 +72,7 @@ func (ft *fuzzTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case "204":
 	case "503":
 		resp.StatusCode = http.StatusServiceUnavailable
-		resp.Header.Set("Retry-After", "1")
+		resp.Header.Set("Retry-After", string(r.body)) // seconds, a date or junk, of any size
 	case "404":
 		resp.StatusCode = http.StatusNotFound
 	case "text/plain":
@@ -83,15 +83,20 @@ func (ft *fuzzTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // FuzzClient drives the client with random server behaviour (streams cut
-// anywhere, statuses, wrong content types) and checks it against the
+// anywhere, statuses, wrong content types, any Retry-After) and checks it
+// against the
 // standard's reading of each response: the events, the Last-Event-ID of
-// each request, and how the iteration ends.
+// each request (none when a header could not carry the ID back), the IDs
+// dropped, how the iteration ends, and that no delay exceeds what a
+// server may ask.
 func FuzzClient(f *testing.F) {
 	f.Add([]byte("\x00\x0fid: 1\ndata: a\n\n\x00\x06data: "))
 	f.Add([]byte("\x80\x14id: é\ndata: a\n\nid: 2\x05\x00\x00\x10id\ndata: b\n\nid:\x06\x00"))
 	f.Add([]byte("\x00\x0aid: a\x01b\n\n\x00\x00"))
+	f.Add([]byte("\x00\x0eid:  2\ndata:\n\n\x00\x08id: 3 \n\n\x00\x00"))
 	f.Add([]byte("\x00\x12\xEF\xBB\xBFretry: 5\rdata: x\r\r\x07\x00"))
 	f.Add([]byte("\x00\x0bdata: x\r\n\r\n\x06\x03404"))
+	f.Add([]byte("\x05\x0a4294967295\x05\x1dFri, 31 Dec 9999 23:59:59 GMT\x00\x15retry: 9000000000000\n\x05\x00"))
 	f.Add([]byte("\x80\x11data: a\n\ndata: b\n\x00\x09data: c\n\n"))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		script := parseFuzzScript(p)
@@ -100,7 +105,9 @@ func FuzzClient(f *testing.F) {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://fuzz.test/", nil)
 		var got []Event
 		var gotErr error
-		for ev, err := range Events(&http.Client{Transport: ft}, req, w.option()) {
+		var dropped []string
+		hook := WithReconnectHook(func(r Reconnect) { dropped = append(dropped, r.DroppedID) })
+		for ev, err := range Events(&http.Client{Transport: ft}, req, w.option(), hook) {
 			if gotErr != nil {
 				t.Fatalf("yielded %+v, %v after the error %v", ev, err, gotErr)
 			}
@@ -115,12 +122,20 @@ func FuzzClient(f *testing.F) {
 		// What the standard makes of the script.
 		var want []Event
 		var wantErr error
+		var wantDropped []string
 		lastID, requests := "", 0
 	script:
 		for _, r := range append(script, fuzzResponse{kind: 4}) { // then 204
-			if lastID != "" && strings.ContainsFunc(lastID, func(c rune) bool { return c < ' ' && c != '\t' || c == 0x7F }) {
-				wantErr = ErrInvalidID // a control character cannot go in a header
-				break
+			if requests > 0 { // a reconnection
+				// A header cannot carry a control character, and loses
+				// spaces at either end: such an ID is dropped.
+				if strings.ContainsFunc(lastID, func(c rune) bool { return c < ' ' || c == 0x7F }) ||
+					strings.HasPrefix(lastID, " ") || strings.HasSuffix(lastID, " ") {
+					wantDropped = append(wantDropped, lastID)
+					lastID = ""
+				} else {
+					wantDropped = append(wantDropped, "")
+				}
 			}
 			requests++
 			if h := ft.reqs[requests-1]; h.Get("Last-Event-ID") != lastID {
@@ -151,17 +166,15 @@ func FuzzClient(f *testing.F) {
 		if len(ft.reqs) != requests {
 			t.Fatalf("%d requests, want %d", len(ft.reqs), requests)
 		}
-		// A delay before each request but the first, and before the one
-		// that could not be sent.
-		wantDelays := requests - 1
-		if wantErr == ErrInvalidID {
-			wantDelays++
+		if !reflect.DeepEqual(dropped, wantDropped) {
+			t.Fatalf("IDs dropped at each reconnection %q, want %q", dropped, wantDropped)
 		}
-		if d := w.get(); len(d) != wantDelays {
+		// A delay before each request but the first.
+		if d := w.get(); len(d) != requests-1 {
 			t.Fatalf("%d reconnection delays for %d requests", len(d), requests)
 		}
 		for _, d := range w.get() {
-			if d < 0 {
+			if d < 0 || d > max(DefaultMaxReconnectDelay, MaxServerDelay) {
 				t.Fatalf("reconnection delay %v", d)
 			}
 		}

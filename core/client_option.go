@@ -15,6 +15,16 @@ const (
 
 	// DefaultMaxReconnectDelay caps the backoff after failures in a row.
 	DefaultMaxReconnectDelay = 30 * time.Second
+
+	// MaxServerDelay bounds the delay a server can ask a client to wait
+	// before it reconnects, with a retry field or a Retry-After header,
+	// beyond the cap of [WithMaxReconnectDelay]: the client honours a
+	// longer ask than the cap, but waits at most the longer of the cap
+	// and MaxServerDelay. Five minutes outlasts the asks of rate limits
+	// and load shedding, while one answer of a broken server or proxy
+	// (Retry-After: 4294967295, a date in the year 9999, retry: with 13
+	// digits) costs minutes, not the consumer.
+	MaxServerDelay = 5 * time.Minute
 )
 
 // A ClientOption configures the client of [Events] and [Get]. Options are
@@ -32,6 +42,7 @@ type clientConfig struct {
 	onRequest    func(*http.Request) error
 	onReconnect  func(Reconnect)
 	sleep        func(ctx context.Context, d time.Duration) error
+	statusWait   time.Duration // how long to read a failed response's body; tests shorten it
 }
 
 type clientOptionFunc func(*clientConfig)
@@ -44,6 +55,7 @@ func newClientConfig(opts []ClientOption) clientConfig {
 		maxDelay:    DefaultMaxReconnectDelay,
 		retryStatus: retryableStatus,
 		sleep:       sleep,
+		statusWait:  statusBodyWait,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -51,6 +63,12 @@ func newClientConfig(opts []ClientOption) clientConfig {
 		}
 	}
 	return c
+}
+
+// serverDelay bounds a delay that the server asked for: see
+// [MaxServerDelay].
+func (c *clientConfig) serverDelay(d time.Duration) time.Duration {
+	return min(d, max(c.maxDelay, MaxServerDelay))
 }
 
 // retryableStatus is the default of [WithRetryStatus]: server errors and
@@ -83,8 +101,9 @@ func WithReconnectDelay(d time.Duration) ClientOption {
 
 // WithMaxReconnectDelay caps the backoff: after failures in a row the
 // delay doubles (with jitter) up to d, or up to the server's delay if that
-// is longer. The default is [DefaultMaxReconnectDelay]; a negative d means
-// 0, which leaves the reconnection delay as it is.
+// is longer (the server's delay is bounded by [MaxServerDelay], or by d if
+// d is longer). The default is [DefaultMaxReconnectDelay]; a negative d
+// means 0, which leaves the reconnection delay as it is.
 func WithMaxReconnectDelay(d time.Duration) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) { c.maxDelay = max(d, 0) })
 }
@@ -117,7 +136,9 @@ func WithMaxEventSize(n int) ClientOption {
 //	sse.Events(client, req, sse.WithRetryStatus(nil)) // strict
 //
 // A retried status honours the response's Retry-After header (seconds or
-// a date): the client waits at least that long.
+// a date): the client waits at least that long, but no longer than
+// [MaxServerDelay] or the cap of [WithMaxReconnectDelay], whichever is
+// longer.
 func WithRetryStatus(retry func(code int) bool) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) { c.retryStatus = retry })
 }

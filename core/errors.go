@@ -5,9 +5,13 @@ import "errors"
 // Errors returned by this package. Test for them with [errors.Is]: the
 // returned errors wrap them with detail about the offending value.
 var (
-	// ErrInvalidID reports an event ID holding CR, LF or U+0000, or bytes
-	// that are not UTF-8. Such an ID would end the id line early and let the
-	// rest of the value inject fields, so it is refused, never escaped.
+	// ErrInvalidID reports an event ID that could not come back unchanged
+	// in the Last-Event-ID header of a reconnecting client: one holding a
+	// control character (U+0000 to U+001F, tab among them, or U+007F),
+	// bytes that are not UTF-8, or a space at either end. A line break
+	// would also end the id line early and let the rest of the value
+	// inject fields. Such an ID is refused, never escaped, before anything
+	// is written or published.
 	ErrInvalidID = errors.New("sse: invalid event id")
 
 	// ErrInvalidType reports an event type holding CR or LF, or bytes that
