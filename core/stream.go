@@ -128,7 +128,7 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	if r.Body != nil && r.Body != http.NoBody {
+	if r.ProtoMajor == 1 && r.Body != nil && r.Body != http.NoBody {
 		switch duplex, err := readWhileStreaming(h, rc); {
 		case err != nil:
 			return err
@@ -145,11 +145,11 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
 }
 
-// readWhileStreaming lets fn read the request body though the headers
-// go out before it runs. An HTTP/1.x server would discard a short body
-// then, or close it, unless told that the handler reads it while it
-// writes (HTTP/2 always lets it, and says so with ErrNotSupported). Such
-// a connection is not used again: net/http's HTTP/1.x server panics if
+// readWhileStreaming lets fn read the body of an HTTP/1.x request though
+// the headers go out before it runs. An HTTP/1.x server would discard a
+// short body then, or close it, unless told that the handler reads it
+// while it writes (HTTP/2 always lets it). Such a connection is not used
+// again: net/http's HTTP/1.x server panics if
 // a full-duplex body reaches its end after the handler returned, as it
 // would when fn leaves the body unread (go.dev/issue/68560), and a body
 // still unread when fn returns would put its bytes where the next request

@@ -1243,10 +1243,18 @@ func TestStreamLeavesRequestBodyUnread(t *testing.T) {
 		for _, b := range bodies {
 			t.Run(p.name+"/"+b.name, func(t *testing.T) {
 				var logged syncbuf.Buffer
+				var conns atomic.Int32
 				h, served := serveFunc(func(s *Stream) error {
 					return s.Send(Event{Data: "answer"})
 				}, WithHeartbeat(0))
-				ls := startLiveServer(t, p.http2, h, func(srv *http.Server) { srv.ErrorLog = log.New(&logged, "", 0) })
+				ls := startLiveServer(t, p.http2, h, func(srv *http.Server) {
+					srv.ErrorLog = log.New(&logged, "", 0)
+					srv.ConnState = func(_ net.Conn, state http.ConnState) {
+						if state == http.StateNew {
+							conns.Add(1)
+						}
+					}
+				})
 				for i := range 2 {
 					req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ls.URL, b.body())
 					if err != nil {
@@ -1265,6 +1273,11 @@ func TestStreamLeavesRequestBodyUnread(t *testing.T) {
 					if err := receive(t, served, arrive, "Serve's result"); err != nil {
 						t.Errorf("Serve: %v", err)
 					}
+				}
+				// HTTP/2 streams share their connection; an HTTP/1.x
+				// request with a body closes its own.
+				if want := map[bool]int32{false: 2, true: 1}[p.http2]; conns.Load() != want {
+					t.Errorf("the two requests took %d connections, want %d", conns.Load(), want)
 				}
 				ls.client.CloseIdleConnections()
 				ls.CloseClientConnections()
