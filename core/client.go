@@ -146,7 +146,9 @@ func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event,
 //
 // When the stream ends or the connection fails, Events waits the
 // reconnection delay (the server's last retry, else [WithReconnectDelay])
-// and reconnects. Failures in a row, with no event in between, back off
+// and reconnects, as a browser does; a finite stream ends the iteration
+// instead with [WithEndOnEOF] (at the server's end of the response) or
+// [WithEndAfter] (after an event that marks the end). Failures in a row, with no event in between, back off
 // exponentially with jitter up to [WithMaxReconnectDelay]. 204 No Content
 // ends the iteration without an error. Status 5xx and 429 are retried with
 // backoff, waiting at least as long as a Retry-After header asks (see
@@ -215,7 +217,7 @@ type reader struct {
 
 // connResult is how one connection ended.
 type connResult struct {
-	stop       bool          // the iteration is over: the loop was left, or 204
+	stop       bool          // the iteration is over: the loop was left, 204, or the stream's end (WithEndOnEOF, WithEndAfter)
 	fatal      error         // the iteration ends with this error
 	cause      error         // otherwise, why to reconnect
 	retryAfter time.Duration // the least delay the server asked for
@@ -323,8 +325,11 @@ func (r *reader) connect(ctx context.Context, yield func(Event, error) bool) con
 	for {
 		ev, err := r.dec.Next()
 		if err != nil {
-			if errors.Is(err, ErrEventTooLarge) {
+			switch {
+			case errors.Is(err, ErrEventTooLarge):
 				return connResult{fatal: err}
+			case err == io.EOF && r.cfg.endOnEOF && ctx.Err() == nil:
+				return connResult{stop: true} // the server is done
 			}
 			return failed(err)
 		}
@@ -332,7 +337,7 @@ func (r *reader) connect(ctx context.Context, yield func(Event, error) bool) con
 			ev.Retry = d
 		}
 		r.attempt = 0
-		if !yield(ev, nil) {
+		if !yield(ev, nil) || r.cfg.endAfter != nil && r.cfg.endAfter(ev) {
 			return connResult{stop: true}
 		}
 	}

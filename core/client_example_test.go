@@ -78,7 +78,7 @@ func ExampleEvents_post() {
 					return err
 				}
 			}
-			return s.Send(sse.Event{Type: "done", Data: "[DONE]"})
+			return s.Send(sse.Event{Data: "[DONE]"})
 		})
 	}))
 	defer srv.Close()
@@ -88,14 +88,17 @@ func ExampleEvents_post() {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer secret")
 
+	// The answer ends with [DONE]: the iteration ends there, rather than
+	// reconnecting and asking again.
+	done := sse.WithEndAfter(func(ev sse.Event) bool { return ev.Data == "[DONE]" })
 	var answer strings.Builder
-	for ev, err := range sse.Events(srv.Client(), req, sse.WithReconnectDelay(time.Millisecond)) {
+	for ev, err := range sse.Events(srv.Client(), req, done, sse.WithReconnectDelay(time.Millisecond)) {
 		if err != nil {
 			fmt.Println("error:", err)
 			return
 		}
-		if ev.Type == "done" {
-			break // leaving the loop closes the response
+		if ev.Data == "[DONE]" {
+			continue
 		}
 		var chunk struct{ Token string }
 		if err := json.Unmarshal([]byte(ev.Data), &chunk); err != nil {

@@ -41,6 +41,8 @@ type clientConfig struct {
 	retryStatus  func(code int) bool
 	onRequest    func(*http.Request) error
 	onReconnect  func(Reconnect)
+	endOnEOF     bool             // WithEndOnEOF
+	endAfter     func(Event) bool // WithEndAfter
 	sleep        func(ctx context.Context, d time.Duration) error
 	statusWait   time.Duration // how long to read a failed response's body; tests shorten it
 }
@@ -117,6 +119,34 @@ func WithMaxReconnectDelay(d time.Duration) ClientOption {
 // read.
 func WithIdleTimeout(d time.Duration) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) { c.idle = max(d, 0) })
+}
+
+// WithEndOnEOF makes the iteration end, without an error, when the server
+// ends the response cleanly, instead of reconnecting as a browser does.
+// Use it for a stream that is finite by nature, the answer to a prompt
+// say: a server that closes it is done, and reconnecting would ask again
+// (for an LLM API, a new, billed answer). A connection that fails, an
+// error status the client retries (see [WithRetryStatus]) and the idle
+// timeout still reconnect, so a cut answer resumes. A response whose end
+// cannot be told from a cut (HTTP/1.0, without chunked encoding) counts as
+// ended. If the server names its last event ([DONE], message_stop), prefer
+// [WithEndAfter], which does not wait for the server to close.
+func WithEndOnEOF() ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.endOnEOF = true })
+}
+
+// WithEndAfter makes the iteration end, without an error, after the first
+// event for which end returns true, once that event has been yielded: the
+// client closes the response instead of reading on and reconnecting. Use
+// it when the server marks the end of its stream with an event, as LLM
+// APIs do:
+//
+//	sse.WithEndAfter(func(ev sse.Event) bool { return ev.Data == "[DONE]" })
+//
+// end runs on the iterating goroutine, once per event. nil leaves the
+// stream open-ended.
+func WithEndAfter(end func(Event) bool) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.endAfter = end })
 }
 
 // WithMaxEventSize limits the bytes one event may take (see
