@@ -67,7 +67,14 @@ type Hub struct {
 	seq     atomic.Uint64 // the number of the last message queued
 	fan     chan fanItem  // to the fan-out goroutine
 	fanDone chan struct{} // closed when the fan-out goroutine has ended
+	taken   atomic.Uint64 // the number of the last message the fan-out took from fan
 	fanned  atomic.Uint64 // the number of the last message handed out
+
+	// Publishers on the in-memory log wait for room in fan without
+	// holding the log's lock (see Hub.room).
+	roomMu  sync.Mutex
+	roomCh  chan struct{} // closed when the fan-out takes messages or the hub shuts down; nil if nobody waits
+	waiting atomic.Bool   // roomCh is not nil: the fan-out must close it
 
 	published  atomic.Uint64
 	skipped    atomic.Uint64
@@ -90,7 +97,9 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 		fanDone: make(chan struct{}),
 	}
 	if h.backend == nil {
-		h.backend = newMemLog(cfg.history)
+		l := newMemLog(cfg.history)
+		l.room = h.room
+		h.backend = l
 	}
 	if err := h.backend.Listen(h.deliver); err != nil {
 		return nil, fmt.Errorf("sse: hub backend: %w", err)
@@ -100,9 +109,10 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 }
 
 // fanQueue bounds how many messages the fan-out may be behind the log.
-// Past it, delivery (and so a publish on the in-memory log) waits for
-// the fan-out: the hub slows its publishers down rather than let the
-// queue grow without bound.
+// Past it, delivery waits for the fan-out, and so does a publish on the
+// in-memory log, before its message enters the log (see [Hub.room]): the
+// hub slows its publishers down rather than let the queue grow without
+// bound.
 const fanQueue = 1024
 
 // fanItem is one message for the fan-out: its frame (nil for a gap) and
@@ -116,15 +126,22 @@ type fanItem struct {
 // Publish sends ev to every stream subscribed to one of topics. The event
 // gets an ID from the backend unless it has one. An invalid event returns
 // the same errors as [Event.AppendText] and is not published. ev.JSON is
-// encoded here, once; ev.Bytes is copied. Publish blocks only on the
-// backend, and while the hub's fan-out is more than a thousand events
-// behind (publishers faster than it can hand events out), until it
-// catches up; it is safe for concurrent use;
-// concurrent publishes are delivered to everyone in one order. With the
-// in-memory backend the event is in the log when Publish returns, and in
-// the subscribers' queues a moment later, put there by the hub's fan-out
-// goroutine whatever their number; a shared backend delivers it shortly
-// after.
+// encoded here, once; ev.Bytes is copied. Publish is safe for concurrent
+// use; concurrent publishes are delivered to everyone in one order.
+//
+// Publish blocks only on the backend, and while the hub's fan-out is more
+// than a thousand events behind (publishers faster than it can hand
+// events out), until it catches up. It waits no longer than ctx allows:
+// once ctx ends it returns ctx's error, and so it does if ctx has ended
+// before the call. A publish still waiting when the hub shuts down
+// returns [ErrHubClosed]. With the in-memory backend, an error means that
+// the event was not published: it is not in the log and nobody receives
+// it; a nil error means that it is in the log, and in the subscribers'
+// queues a moment later, put there by the hub's fan-out goroutine
+// whatever their number. A waiting publisher holds no lock: other
+// publishers and the replays of reconnecting clients go on. With a shared
+// backend, the backend's Publish says what its errors mean; it delivers
+// the event shortly after.
 func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
@@ -133,6 +150,9 @@ func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 	case <-h.done:
 		return ErrHubClosed
 	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	msg, err := newMessage(ev, topics)
 	if err != nil {
@@ -254,6 +274,64 @@ func (h *Hub) drop(slow []*subscriber) {
 	}
 }
 
+// room reports whether the fan-out's queue can take one more message now:
+// if so it returns nil, nil, and if the hub has shut down, ErrHubClosed;
+// otherwise it returns a channel that is closed once that may have
+// changed. The in-memory log calls it under its lock, before it appends a
+// message, and waits without the lock: it is the only one to deliver,
+// always under that lock, so the room it was told of is still there when
+// it delivers.
+func (h *Hub) room() (<-chan struct{}, error) {
+	if h.closed() {
+		return nil, ErrHubClosed
+	}
+	if h.hasRoom() {
+		return nil, nil
+	}
+	h.roomMu.Lock()
+	defer h.roomMu.Unlock()
+	if h.roomCh == nil {
+		h.roomCh = make(chan struct{})
+		h.waiting.Store(true)
+	}
+	// Checked again now that the fan-out and Shutdown see waiting: either
+	// they made room or closed the hub since, or they will close roomCh.
+	if h.closed() {
+		return nil, ErrHubClosed
+	}
+	if h.hasRoom() {
+		return nil, nil
+	}
+	return h.roomCh, nil
+}
+
+// hasRoom reports whether fan can take one more message without waiting,
+// for a caller that is the only one to deliver.
+func (h *Hub) hasRoom() bool {
+	taken := h.taken.Load()
+	return h.seq.Load()-taken < fanQueue
+}
+
+// wakePublishers wakes the publishers that wait for room (see Hub.room).
+func (h *Hub) wakePublishers() {
+	h.roomMu.Lock()
+	defer h.roomMu.Unlock()
+	if h.roomCh != nil {
+		close(h.roomCh)
+		h.roomCh = nil
+	}
+	h.waiting.Store(false)
+}
+
+func (h *Hub) closed() bool {
+	select {
+	case <-h.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // deliver encodes one message and queues it for the fan-out. The backend
 // calls it one message at a time, in log order. Its cost does not depend
 // on the number of subscribers; it waits only when the fan-out is
@@ -303,6 +381,10 @@ func (h *Hub) fanOutLoop() {
 			default:
 				break more
 			}
+		}
+		h.taken.Store(batch[len(batch)-1].seq)
+		if h.waiting.Load() {
+			h.wakePublishers()
 		}
 		for start := 0; start < len(batch); { // runs of events, each ended by a gap
 			end := start
@@ -409,7 +491,8 @@ func (h *Hub) resetAll(seq uint64) {
 	h.drop(slow)
 }
 
-// Shutdown stops the hub: publishing fails with [ErrHubClosed], every
+// Shutdown stops the hub: publishing fails with [ErrHubClosed] (a publish
+// waiting for the fan-out included: its event is not published), every
 // subscription ends at once, a write in progress included (so every
 // stream's handler returns), and the backend is closed. Shutdown waits until all that is done and returns the backend's
 // Close error, or returns ctx's error if ctx ends first; the hub then
@@ -423,6 +506,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	h.once.Do(func() {
 		h.mu.Lock()
 		close(h.done)
+		h.wakePublishers() // a waiting publish returns ErrHubClosed
 		for sub := range h.all {
 			// Ends the stream and interrupts a write in progress, which
 			// would otherwise hold Shutdown for up to the write timeout.
