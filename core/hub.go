@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -228,7 +227,7 @@ func (h *Hub) add(sub *subscriber) bool {
 	// Messages numbered up to here are in the log already: the replay
 	// sends those the client missed, the fan-out skips them for sub.
 	sub.joined = h.seq.Load()
-	for _, t := range sub.topics {
+	for _, t := range sub.distinct {
 		set := h.topics[t]
 		if set == nil {
 			set = make(map[*subscriber]struct{})
@@ -252,7 +251,7 @@ func (h *Hub) remove(sub *subscriber) {
 	}
 	sub.removed = true
 	delete(h.all, sub)
-	for _, t := range sub.topics {
+	for _, t := range sub.distinct {
 		delete(h.topics[t], sub)
 		if len(h.topics[t]) == 0 {
 			delete(h.topics, t)
@@ -422,14 +421,15 @@ func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
 		fo.seen = make(map[*subscriber]struct{})
 	}
 	for _, it := range items {
-		for i, t := range it.topics {
-			if slices.Contains(it.topics[:i], t) {
+		for _, t := range it.topics {
+			frames, ok := fo.byTopic[t]
+			switch {
+			case !ok:
+				fo.order = append(fo.order, t)
+			case frames[len(frames)-1] == it.frame: // each message has a frame of its own
 				continue // a topic named twice
 			}
-			if _, ok := fo.byTopic[t]; !ok {
-				fo.order = append(fo.order, t)
-			}
-			fo.byTopic[t] = append(fo.byTopic[t], it.frame)
+			fo.byTopic[t] = append(frames, it.frame)
 		}
 	}
 	first := items[0].seq
@@ -438,13 +438,13 @@ func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
 		for sub := range h.topics[t] {
 			var frames []*frame
 			switch {
-			case len(sub.topics) == 1 && sub.joined < first:
+			case sub.set == nil && sub.joined < first:
 				// Common case: every frame of its one topic, shared.
 				frames = fo.byTopic[t]
 			default:
 				// Several topics, or joined during the batch: the frames
 				// it wants, in publish order, each once.
-				if len(sub.topics) > 1 {
+				if sub.set != nil {
 					if _, dup := fo.seen[sub]; dup {
 						continue
 					}
