@@ -221,7 +221,7 @@ func BenchmarkHubFanOutTopics(b *testing.B) {
 }
 
 func benchHubFanOutTopics(b *testing.B, n int) {
-	hub, err := NewHub(WithQueueSize(4096), WithSlowPolicy(DropOldest), WithHistory(HistoryLimits{Count: 1000}))
+	hub, err := NewHub(WithQueueSize(4096), WithSlowPolicy(DropOldest), WithHistory(HistoryLimits{Count: 1000}), WithMaxTopics(0))
 	if err != nil {
 		b.Fatal(err)
 	}

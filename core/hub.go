@@ -30,6 +30,10 @@ var (
 	// ErrSlowClient reports, as the cause of the stream's end, that a
 	// subscriber's queue overflowed under [DisconnectSlow].
 	ErrSlowClient = errors.New("sse: client too slow, disconnected")
+
+	// ErrTooManyTopics reports a subscription to more distinct topics than
+	// [WithMaxTopics] allows.
+	ErrTooManyTopics = errors.New("sse: too many topics")
 )
 
 // Hub broadcasts events to the streams subscribed to their topics. Each
@@ -193,12 +197,18 @@ func newMessage(ev Event, topics []string) (Message, error) {
 // the hub shuts down, and returns nil then. A client that reconnects with a
 // Last-Event-ID first receives the events it missed, or a [ResetEvent].
 // It runs on the caller's goroutine (the handler's) and returns an error
-// only when the subscription cannot start.
+// only when the subscription cannot start: [ErrNoTopic], [ErrHubClosed],
+// or [ErrTooManyTopics] past the bound of [WithMaxTopics]. What an event
+// costs the hub does not depend on how many topics its subscribers have;
+// subscribing and leaving cost in proportion to the distinct topics.
 func (h *Hub) Subscribe(s *Stream, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
 	}
 	sub := newSubscriber(h, s, topics)
+	if limit := h.cfg.maxTopics; limit > 0 && len(sub.distinct) > limit {
+		return fmt.Errorf("%w: %d, at most %d", ErrTooManyTopics, len(sub.distinct), limit)
+	}
 	if !h.add(sub) {
 		return ErrHubClosed
 	}

@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -28,7 +29,7 @@ func hubTopics(n int, last string) []string {
 func TestHubFanOutCostIgnoresSubscriberTopics(t *testing.T) {
 	const many, runs, ratio = 100_000, 7, 20
 	leaktest.Check(t)
-	hub := newTestHub(t, WithQueueSize(runs*fanBatch))
+	hub := newTestHub(t, WithQueueSize(runs*fanBatch), WithMaxTopics(0))
 	const topic = "t-000000"
 	costOf := func(n int) time.Duration {
 		sub := newSubscriber(hub, nil, hubTopics(n, topic))
@@ -67,7 +68,7 @@ func TestHubFanOutCostIgnoresSubscriberTopics(t *testing.T) {
 // number and however often a topic is named, live and in a replay.
 func TestHubManyTopics(t *testing.T) {
 	leaktest.Check(t)
-	hub := newTestHub(t)
+	hub := newTestHub(t, WithMaxTopics(0))
 	srv := startHubServer(t, hub, nil)
 	topics := hubTopics(5000, "t-last")
 	topics = append(topics, "t-last", topics[0], topics[2500])
@@ -87,5 +88,50 @@ func TestHubManyTopics(t *testing.T) {
 	want = append(want[1:], "5=end")
 	if got := hubReplay(t, hub, srv, "1", topics...); !slices.Equal(got, want) {
 		t.Errorf("replay after 1: got %q, want %q", got, want)
+	}
+}
+
+// A subscription to more distinct topics than WithMaxTopics allows does not
+// start: Subscribe returns ErrTooManyTopics and the hub counts no
+// subscriber. Topics named twice count once.
+func TestHubMaxTopics(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   []HubOption
+		topics []string
+		want   error
+	}{
+		{"default, at the bound", nil, hubTopics(DefaultMaxTopics, "t"), nil},
+		{"default, past the bound", nil, hubTopics(DefaultMaxTopics+1, "t"), ErrTooManyTopics},
+		{"default, at the bound with topics named twice", nil, append(hubTopics(DefaultMaxTopics, "t"), "t", "t"), nil},
+		{"3, at the bound", []HubOption{WithMaxTopics(3)}, []string{"a", "b", "a", "c", "b"}, nil},
+		{"3, past the bound", []HubOption{WithMaxTopics(3)}, []string{"a", "b", "c", "d"}, ErrTooManyTopics},
+		{"0: no bound", []HubOption{WithMaxTopics(0)}, hubTopics(10*DefaultMaxTopics, "t"), nil},
+		{"negative: no bound", []HubOption{WithMaxTopics(-1)}, hubTopics(DefaultMaxTopics+1, "t"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			leaktest.Check(t)
+			hub := newTestHub(t, tt.opts...)
+			run := runHub(t, hub.StreamFunc(tt.topics...))
+			if tt.want != nil {
+				if err := run.wait(t); !errors.Is(err, tt.want) {
+					t.Errorf("Subscribe to %d topics = %v, want %v", len(tt.topics), err, tt.want)
+				}
+				if n := hub.Stats().Subscribers; n != 0 {
+					t.Errorf("Stats().Subscribers = %d after a refused subscription, want 0", n)
+				}
+				return
+			}
+			hubWaitSubscribers(t, hub, 1)
+			hubPublish(t, hub, Event{ID: "1", Data: "to t"}, tt.topics[len(tt.topics)-1])
+			if ev := run.next(t, "event to the last topic"); ev.Data != "to t" {
+				t.Errorf("the subscriber got %q, want %q", ev.Data, "to t")
+			}
+			run.cancel()
+			if err := run.wait(t); err != nil {
+				t.Errorf("StreamTo = %v, want nil", err)
+			}
+		})
 	}
 }
