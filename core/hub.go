@@ -21,7 +21,8 @@ const ResetEvent = "sse-reset"
 // Errors of the [Hub].
 var (
 	// ErrHubClosed reports a publish to, or subscription on, a hub that has
-	// been shut down.
+	// been shut down, and a publish that was still waiting for the hub's
+	// fan-out when it shut down: its event was not published.
 	ErrHubClosed = errors.New("sse: hub closed")
 
 	// ErrNoTopic reports a publish or subscription without a topic.
@@ -132,19 +133,20 @@ type fanItem struct {
 // encoded here, once; ev.Bytes is copied. Publish is safe for concurrent
 // use; concurrent publishes are delivered to everyone in one order.
 //
-// Publish blocks only on the backend, and while the hub's fan-out is more
-// than a thousand events behind (publishers faster than it can hand
-// events out), until it catches up. It waits no longer than ctx allows:
-// once ctx ends it returns ctx's error, and so it does if ctx has ended
-// before the call. A publish still waiting when the hub shuts down
-// returns [ErrHubClosed]. With the in-memory backend, an error means that
-// the event was not published: it is not in the log and nobody receives
-// it; a nil error means that it is in the log, and in the subscribers'
-// queues a moment later, put there by the hub's fan-out goroutine
-// whatever their number. A waiting publisher holds no lock: other
-// publishers and the replays of reconnecting clients go on. With a shared
-// backend, the backend's Publish says what its errors mean; it delivers
-// the event shortly after.
+// Publish blocks only on the backend. The in-memory backend makes it wait
+// while the hub's fan-out is more than a thousand events behind
+// (publishers faster than it can hand events out), until it catches up,
+// holding no lock: other publishers and the replays of reconnecting
+// clients go on. Publish waits no longer than ctx allows: once ctx ends it
+// returns ctx's error, as it does if ctx has ended before the call; a
+// publish still waiting when the hub shuts down returns [ErrHubClosed].
+//
+// With the in-memory backend an error means that the event was not
+// published: it is not in the log and nobody receives it. nil means that
+// it is in the log, and in the subscribers' queues a moment later, put
+// there by the hub's fan-out goroutine whatever their number. A shared
+// backend's Publish says what its errors mean; the event reaches the
+// subscribers shortly after it returns.
 func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
