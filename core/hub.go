@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -77,8 +78,8 @@ type Hub struct {
 	// Publishers on the in-memory log wait for room in fan without
 	// holding the log's lock (see Hub.room).
 	roomMu  sync.Mutex
-	roomCh  chan struct{} // closed when the fan-out takes messages or the hub shuts down; nil if nobody waits
-	waiting atomic.Bool   // roomCh is not nil: the fan-out must close it
+	waiters []*roomTicket // in the order they came
+	waiting atomic.Bool   // waiters is not empty: the fan-out wakes those it makes room for
 
 	published  atomic.Uint64
 	skipped    atomic.Uint64
@@ -102,7 +103,7 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 	}
 	if h.backend == nil {
 		l := newMemLog(cfg.history)
-		l.room = h.room
+		l.hub = h
 		h.backend = l
 	}
 	if err := h.backend.Listen(h.deliver); err != nil {
@@ -285,54 +286,110 @@ func (h *Hub) drop(slow []*subscriber) {
 	}
 }
 
-// room reports whether the fan-out's queue can take one more message now:
-// if so it returns nil, nil, and if the hub has shut down, ErrHubClosed;
-// otherwise it returns a channel that is closed once that may have
-// changed. The in-memory log calls it under its lock, before it appends a
-// message, and waits without the lock: it is the only one to deliver,
-// always under that lock, so the room it was told of is still there when
-// it delivers.
-func (h *Hub) room() (<-chan struct{}, error) {
-	if h.closed() {
-		return nil, ErrHubClosed
-	}
-	if h.hasRoom() {
+// roomTicket is the place of a publisher that waits for room in the
+// fan-out's queue.
+type roomTicket struct {
+	wake chan struct{} // closed when it should ask again; nil once closed
+}
+
+// room reports whether the in-memory log may deliver a message now: nil,
+// nil if it may, ErrHubClosed if the hub has shut down, and otherwise a
+// channel closed when it should ask again. The log asks under its lock,
+// the only one under which messages are delivered, so the room it is told
+// of is still there when it delivers, and waits without the lock; it calls
+// [Hub.leaveRoom] if it gives up.
+//
+// *t is the caller's place among the publishers that wait, nil if it has
+// none. Each of them keeps the room it is woken for: a newcomer goes ahead
+// only while there is room for all of them too, so publishers that keep
+// the fan-out busy cannot take the room of one that waits again and again.
+// The fan-out wakes those it made room for when it takes messages.
+func (h *Hub) room(t **roomTicket) (<-chan struct{}, error) {
+	if *t == nil && !h.waiting.Load() && h.hasRoom() && !h.closed() {
 		return nil, nil
 	}
 	h.roomMu.Lock()
 	defer h.roomMu.Unlock()
-	if h.roomCh == nil {
-		h.roomCh = make(chan struct{})
-		h.waiting.Store(true)
-	}
-	// Checked again now that the fan-out and Shutdown see waiting: either
-	// they made room or closed the hub since, or they will close roomCh.
 	if h.closed() {
+		h.leaveRoomLocked(t)
 		return nil, ErrHubClosed
 	}
-	if h.hasRoom() {
+	if h.placeLocked(*t) < h.free() {
+		h.leaveRoomLocked(t)
 		return nil, nil
 	}
-	return h.roomCh, nil
+	if *t == nil {
+		*t = &roomTicket{}
+		h.waiters = append(h.waiters, *t)
+		h.waiting.Store(true)
+		// Now that the fan-out sees waiting, either there is room or it
+		// will wake this publisher once it has made room for it.
+		if h.placeLocked(*t) < h.free() {
+			h.leaveRoomLocked(t)
+			return nil, nil
+		}
+	}
+	if (*t).wake == nil {
+		(*t).wake = make(chan struct{})
+	}
+	return (*t).wake, nil
+}
+
+// placeLocked returns the place of t among the publishers that wait for
+// room, or the place it would take if it is nil.
+func (h *Hub) placeLocked(t *roomTicket) int {
+	if t == nil {
+		return len(h.waiters)
+	}
+	return slices.Index(h.waiters, t)
+}
+
+// leaveRoom gives up the place *t among the publishers that wait for room.
+func (h *Hub) leaveRoom(t **roomTicket) {
+	h.roomMu.Lock()
+	defer h.roomMu.Unlock()
+	h.leaveRoomLocked(t)
+	// Those behind it moved up, maybe into room.
+	h.wakeWaitersLocked(h.free())
+}
+
+// leaveRoomLocked gives up the place *t, if any.
+func (h *Hub) leaveRoomLocked(t **roomTicket) {
+	if *t == nil {
+		return
+	}
+	i := slices.Index(h.waiters, *t)
+	h.waiters[i] = nil
+	h.waiters = slices.Delete(h.waiters, i, i+1)
+	*t = nil
+	h.waiting.Store(len(h.waiters) > 0)
+}
+
+// wakeWaitersLocked wakes the first n publishers that wait for room.
+func (h *Hub) wakeWaitersLocked(n int) {
+	for _, t := range h.waiters[:min(n, len(h.waiters))] {
+		t.wakeUp()
+	}
+}
+
+// wakeUp makes a waiting publisher ask for room again.
+func (t *roomTicket) wakeUp() {
+	if t.wake != nil {
+		close(t.wake)
+		t.wake = nil
+	}
+}
+
+// free returns how many messages fan can take without waiting, for a
+// caller that is the only one to deliver.
+func (h *Hub) free() int {
+	taken := h.taken.Load()
+	return max(fanQueue-int(h.seq.Load()-taken), 0)
 }
 
 // hasRoom reports whether fan can take one more message without waiting,
 // for a caller that is the only one to deliver.
-func (h *Hub) hasRoom() bool {
-	taken := h.taken.Load()
-	return h.seq.Load()-taken < fanQueue
-}
-
-// wakePublishers wakes the publishers that wait for room (see Hub.room).
-func (h *Hub) wakePublishers() {
-	h.roomMu.Lock()
-	defer h.roomMu.Unlock()
-	if h.roomCh != nil {
-		close(h.roomCh)
-		h.roomCh = nil
-	}
-	h.waiting.Store(false)
-}
+func (h *Hub) hasRoom() bool { return h.free() > 0 }
 
 func (h *Hub) closed() bool {
 	select {
@@ -395,7 +452,9 @@ func (h *Hub) fanOutLoop() {
 		}
 		h.taken.Store(batch[len(batch)-1].seq)
 		if h.waiting.Load() {
-			h.wakePublishers()
+			h.roomMu.Lock()
+			h.wakeWaitersLocked(h.free())
+			h.roomMu.Unlock()
 		}
 		for start := 0; start < len(batch); { // runs of events, each ended by a gap
 			end := start
@@ -518,7 +577,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	h.once.Do(func() {
 		h.mu.Lock()
 		close(h.done)
-		h.wakePublishers() // a waiting publish returns ErrHubClosed
+		h.roomMu.Lock()
+		h.wakeWaitersLocked(len(h.waiters)) // to return ErrHubClosed
+		h.roomMu.Unlock()
 		for sub := range h.all {
 			// Ends the stream and interrupts a write in progress, which
 			// would otherwise hold Shutdown for up to the write timeout.

@@ -17,16 +17,16 @@ import (
 // hubStaller holds a hub's fan-out goroutine, as a fan-out that cannot keep
 // up does, without holding any lock of the hub's: it is the hub's logger,
 // and it blocks the warning the fan-out logs when it hands out a gap until
-// it is released.
+// it is let go on.
 type hubStaller struct {
-	entered chan struct{} // closed when the fan-out is held
-	free    chan struct{} // closed by release
-	once    sync.Once
-	enter   sync.Once
+	held chan struct{} // a value each time the fan-out is held
+	next chan struct{} // a value lets the fan-out go on to the next gap
+	free chan struct{} // closed by release: the fan-out is held no more
+	once sync.Once
 }
 
 func newHubStaller() *hubStaller {
-	return &hubStaller{entered: make(chan struct{}), free: make(chan struct{})}
+	return &hubStaller{held: make(chan struct{}, 16), next: make(chan struct{}), free: make(chan struct{})}
 }
 
 func (s *hubStaller) Enabled(context.Context, slog.Level) bool { return true }
@@ -35,38 +35,66 @@ func (s *hubStaller) WithGroup(string) slog.Handler            { return s }
 
 func (s *hubStaller) Handle(_ context.Context, r slog.Record) error {
 	if strings.Contains(r.Message, "lost events") {
-		s.enter.Do(func() { close(s.entered) })
-		<-s.free
+		s.held <- struct{}{}
+		select {
+		case <-s.next:
+		case <-s.free:
+		}
 	}
 	return nil
 }
 
-// release lets the fan-out go on.
+// release lets the fan-out go on, and never holds it again.
 func (s *hubStaller) release() { s.once.Do(func() { close(s.free) }) }
 
+// pass lets the held fan-out go on to the next gap, and waits until it is
+// held there.
+func (s *hubStaller) pass(t *testing.T) {
+	t.Helper()
+	s.next <- struct{}{}
+	s.awaitHeld(t)
+}
+
+func (s *hubStaller) awaitHeld(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.held:
+	case <-time.After(hubWait):
+		t.Fatalf("the fan-out did not reach the gap within %v", hubWait)
+	}
+}
+
 // hold makes the fan-out of hub, made with the staller as its logger, stop
-// at the next message: a gap, delivered as the in-memory log delivers (under
-// its lock), whose warning blocks. It returns once the fan-out is held.
+// at the next message: a gap, whose warning blocks. It returns once the
+// fan-out is held.
 func (s *hubStaller) hold(t *testing.T, hub *Hub) {
 	t.Helper()
 	t.Cleanup(s.release)
+	hubDeliverGap(hub)
+	s.awaitHeld(t)
+}
+
+// hubDeliverGap queues a gap for the fan-out of hub, delivered as the
+// in-memory log delivers (under its lock).
+func hubDeliverGap(hub *Hub) {
 	l := hub.backend.(*memLog)
 	l.mu.Lock()
 	hub.deliver(Message{Gap: true})
 	l.mu.Unlock()
-	select {
-	case <-s.entered:
-	case <-time.After(hubWait):
-		t.Fatalf("the fan-out did not reach the gap within %v", hubWait)
-	}
 }
 
 // hubFill publishes events with IDs and data "<prefix>0", "<prefix>1", ...
 // to topic until the held fan-out's queue is full, and returns their IDs.
 func hubFill(t *testing.T, hub *Hub, prefix, topic string) []string {
 	t.Helper()
+	return hubFillTo(t, hub, prefix, topic, cap(hub.fan))
+}
+
+// hubFillTo is hubFill up to n messages in the queue.
+func hubFillTo(t *testing.T, hub *Hub, prefix, topic string, n int) []string {
+	t.Helper()
 	var ids []string
-	for i := 0; len(hub.fan) < cap(hub.fan); i++ {
+	for i := 0; len(hub.fan) < n; i++ {
 		id := prefix + fmt.Sprint(i)
 		if err := hub.Publish(context.Background(), Event{ID: id, Data: id}, topic); err != nil {
 			t.Fatalf("Publish %s while the queue has room: %v", id, err)
@@ -327,5 +355,42 @@ func TestHubPublishWaitingAtShutdown(t *testing.T) {
 	}
 	if got := hubLogged(t, hub, ids[len(ids)-1]); len(got) != 0 {
 		t.Errorf("the log holds %q after the accepted events, want nothing: the publishes that failed are not in it", got)
+	}
+}
+
+// Publishers that keep the fan-out busy do not take the room of one that
+// waits: when the fan-out makes room, the waiting publisher gets its share
+// however fast the others publish.
+func TestHubPublishWaitingPublisherKeepsItsRoom(t *testing.T) {
+	const others = 4
+	leaktest.Check(t)
+	staller := newHubStaller()
+	hub := newTestHub(t, WithLogger(slog.New(staller)))
+	staller.hold(t, hub)
+	hubFillTo(t, hub, "f", "t", cap(hub.fan)-1)
+	hubDeliverGap(hub) // the queue is full; the fan-out is held again at its end
+	first := hubPublishAsync(context.Background(), hub, Event{Data: "first"}, "t")
+	hubAwaitBlockedPublishers(t, 1)
+
+	// The others publish as fast as they can; each waits for room too.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // before wg.Wait
+	for range others {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if err := hub.Publish(ctx, Event{Data: "other"}, "t"); err != nil && ctx.Err() == nil {
+					t.Errorf("Publish of another publisher: %v", err)
+				}
+			}
+		})
+	}
+	hubAwaitBlockedPublishers(t, 1+others)
+	// The fan-out takes the whole queue, which makes room for as many
+	// events, and is held at the gap at its end: no room comes after that.
+	staller.pass(t)
+	if err := hubAwaitErr(t, "the publisher that waited first, once the fan-out made room", first); err != nil {
+		t.Errorf("Publish of the publisher that waited first = %v", err)
 	}
 }

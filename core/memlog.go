@@ -28,9 +28,9 @@ import (
 type memLog struct {
 	limits HistoryLimits
 	now    func() time.Time
-	// room, set by the hub that owns the log, says whether the hub can
+	// hub, set by the hub that owns the log, says whether its fan-out can
 	// take a message now (see [Hub.room]); nil: always.
-	room func() (<-chan struct{}, error)
+	hub *Hub
 
 	mu      sync.Mutex
 	deliver func(Message)
@@ -98,16 +98,20 @@ func (l *memLog) Publish(ctx context.Context, msg Message) error {
 // message, or returns why not without the lock: the hub or the log is
 // closed, or ctx ended while it waited.
 func (l *memLog) lockWithRoom(ctx context.Context) error {
+	var place *roomTicket // among the publishers waiting for room
 	l.mu.Lock()
 	for {
 		if l.closed {
 			l.mu.Unlock()
+			if place != nil {
+				l.hub.leaveRoom(&place)
+			}
 			return ErrHubClosed
 		}
-		if l.room == nil {
+		if l.hub == nil {
 			return nil
 		}
-		wait, err := l.room()
+		wait, err := l.hub.room(&place)
 		if err != nil {
 			l.mu.Unlock()
 			return err
@@ -119,6 +123,7 @@ func (l *memLog) lockWithRoom(ctx context.Context) error {
 		select {
 		case <-wait:
 		case <-ctx.Done():
+			l.hub.leaveRoom(&place)
 			return ctx.Err()
 		}
 		l.mu.Lock()
