@@ -207,3 +207,45 @@ func benchHubPublish(b *testing.B, subscribers, publishers int) {
 		b.ReportMetric(float64(took[len(took)*99/100].Nanoseconds()), "p99-ns")
 	}
 }
+
+// BenchmarkHubFanOutTopics measures what an event to one topic costs while
+// the hub's fan-out is the bottleneck, by the number of topics of the one
+// subscriber of that topic: the time per Publish, which waits for the
+// fan-out once its queue is full. It should not grow with the topics.
+func BenchmarkHubFanOutTopics(b *testing.B) {
+	for _, topics := range []int{1, 100, 100_000} {
+		b.Run(fmt.Sprintf("topics=%d", topics), func(b *testing.B) {
+			benchHubFanOutTopics(b, topics)
+		})
+	}
+}
+
+func benchHubFanOutTopics(b *testing.B, n int) {
+	hub, err := NewHub(WithQueueSize(4096), WithSlowPolicy(DropOldest), WithHistory(HistoryLimits{Count: 1000}), WithMaxTopics(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hub.Close()
+	ctx, cancel := context.WithCancel(b.Context())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	const topic = "t-0000000"
+	topics := make([]string, n) // of the same length, the one published to last
+	for i := range n - 1 {
+		topics[i] = fmt.Sprintf("x-%07d", i)
+	}
+	topics[n-1] = topic
+	wg.Go(func() { StreamTo(ctx, discardFlusher{}, hub.StreamFunc(topics...), WithHeartbeat(0)) })
+	for hub.Stats().Subscribers < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	ev := benchEvents[0].ev
+	ev.ID = ""
+	for b.Loop() {
+		if err := hub.Publish(ctx, ev, topic); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

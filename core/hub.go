@@ -22,7 +22,8 @@ const ResetEvent = "sse-reset"
 // Errors of the [Hub].
 var (
 	// ErrHubClosed reports a publish to, or subscription on, a hub that has
-	// been shut down.
+	// been shut down, and a publish that was still waiting for the hub's
+	// fan-out when it shut down: its event was not published.
 	ErrHubClosed = errors.New("sse: hub closed")
 
 	// ErrNoTopic reports a publish or subscription without a topic.
@@ -31,6 +32,10 @@ var (
 	// ErrSlowClient reports, as the cause of the stream's end, that a
 	// subscriber's queue overflowed under [DisconnectSlow].
 	ErrSlowClient = errors.New("sse: client too slow, disconnected")
+
+	// ErrTooManyTopics reports a subscription to more distinct topics than
+	// [WithMaxTopics] allows.
+	ErrTooManyTopics = errors.New("sse: too many topics")
 )
 
 // Hub broadcasts events to the streams subscribed to their topics. Each
@@ -67,7 +72,14 @@ type Hub struct {
 	seq     atomic.Uint64 // the number of the last message queued
 	fan     chan fanItem  // to the fan-out goroutine
 	fanDone chan struct{} // closed when the fan-out goroutine has ended
+	taken   atomic.Uint64 // the number of the last message the fan-out took from fan
 	fanned  atomic.Uint64 // the number of the last message handed out
+
+	// Publishers on the in-memory log wait for room in fan without
+	// holding the log's lock (see Hub.room).
+	roomMu  sync.Mutex
+	waiters []*roomTicket // in the order they came
+	waiting atomic.Bool   // waiters is not empty: the fan-out wakes those it makes room for
 
 	published  atomic.Uint64
 	skipped    atomic.Uint64
@@ -90,7 +102,9 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 		fanDone: make(chan struct{}),
 	}
 	if h.backend == nil {
-		h.backend = newMemLog(cfg.history)
+		l := newMemLog(cfg.history)
+		l.hub = h
+		h.backend = l
 	}
 	if err := h.backend.Listen(h.deliver); err != nil {
 		return nil, fmt.Errorf("sse: hub backend: %w", err)
@@ -100,9 +114,10 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 }
 
 // fanQueue bounds how many messages the fan-out may be behind the log.
-// Past it, delivery (and so a publish on the in-memory log) waits for
-// the fan-out: the hub slows its publishers down rather than let the
-// queue grow without bound.
+// Past it, delivery waits for the fan-out, and so does a publish on the
+// in-memory log, before its message enters the log (see [Hub.room]): the
+// hub slows its publishers down rather than let the queue grow without
+// bound.
 const fanQueue = 1024
 
 // fanItem is one message for the fan-out: its frame (nil for a gap) and
@@ -116,15 +131,23 @@ type fanItem struct {
 // Publish sends ev to every stream subscribed to one of topics. The event
 // gets an ID from the backend unless it has one. An invalid event returns
 // the same errors as [Event.AppendText] and is not published. ev.JSON is
-// encoded here, once; ev.Bytes is copied. Publish blocks only on the
-// backend, and while the hub's fan-out is more than a thousand events
-// behind (publishers faster than it can hand events out), until it
-// catches up; it is safe for concurrent use;
-// concurrent publishes are delivered to everyone in one order. With the
-// in-memory backend the event is in the log when Publish returns, and in
-// the subscribers' queues a moment later, put there by the hub's fan-out
-// goroutine whatever their number; a shared backend delivers it shortly
-// after.
+// encoded here, once; ev.Bytes is copied. Publish is safe for concurrent
+// use; concurrent publishes are delivered to everyone in one order.
+//
+// Publish blocks only on the backend. The in-memory backend makes it wait
+// while the hub's fan-out is more than a thousand events behind
+// (publishers faster than it can hand events out), until it catches up,
+// holding no lock: other publishers and the replays of reconnecting
+// clients go on. Publish waits no longer than ctx allows: once ctx ends it
+// returns ctx's error, as it does if ctx has ended before the call; a
+// publish still waiting when the hub shuts down returns [ErrHubClosed].
+//
+// With the in-memory backend an error means that the event was not
+// published: it is not in the log and nobody receives it. nil means that
+// it is in the log, and in the subscribers' queues a moment later, put
+// there by the hub's fan-out goroutine whatever their number. A shared
+// backend's Publish says what its errors mean; the event reaches the
+// subscribers shortly after it returns.
 func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
@@ -133,6 +156,9 @@ func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 	case <-h.done:
 		return ErrHubClosed
 	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	msg, err := newMessage(ev, topics)
 	if err != nil {
@@ -174,12 +200,18 @@ func newMessage(ev Event, topics []string) (Message, error) {
 // the hub shuts down, and returns nil then. A client that reconnects with a
 // Last-Event-ID first receives the events it missed, or a [ResetEvent].
 // It runs on the caller's goroutine (the handler's) and returns an error
-// only when the subscription cannot start.
+// only when the subscription cannot start: [ErrNoTopic], [ErrHubClosed],
+// or [ErrTooManyTopics] past the bound of [WithMaxTopics]. What an event
+// costs the hub does not depend on how many topics its subscribers have;
+// subscribing and leaving cost in proportion to the distinct topics.
 func (h *Hub) Subscribe(s *Stream, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
 	}
 	sub := newSubscriber(h, s, topics)
+	if limit := h.cfg.maxTopics; limit > 0 && len(sub.distinct) > limit {
+		return fmt.Errorf("%w: %d, at most %d", ErrTooManyTopics, len(sub.distinct), limit)
+	}
 	if !h.add(sub) {
 		return ErrHubClosed
 	}
@@ -208,7 +240,7 @@ func (h *Hub) add(sub *subscriber) bool {
 	// Messages numbered up to here are in the log already: the replay
 	// sends those the client missed, the fan-out skips them for sub.
 	sub.joined = h.seq.Load()
-	for _, t := range sub.topics {
+	for _, t := range sub.distinct {
 		set := h.topics[t]
 		if set == nil {
 			set = make(map[*subscriber]struct{})
@@ -232,7 +264,7 @@ func (h *Hub) remove(sub *subscriber) {
 	}
 	sub.removed = true
 	delete(h.all, sub)
-	for _, t := range sub.topics {
+	for _, t := range sub.distinct {
 		delete(h.topics[t], sub)
 		if len(h.topics[t]) == 0 {
 			delete(h.topics, t)
@@ -251,6 +283,120 @@ func (h *Hub) remove(sub *subscriber) {
 func (h *Hub) drop(slow []*subscriber) {
 	for _, sub := range slow {
 		h.remove(sub)
+	}
+}
+
+// roomTicket is the place of a publisher that waits for room in the
+// fan-out's queue.
+type roomTicket struct {
+	wake chan struct{} // closed when it should ask again; nil once closed
+}
+
+// room reports whether the in-memory log may deliver a message now: nil,
+// nil if it may, ErrHubClosed if the hub has shut down, and otherwise a
+// channel closed when it should ask again. The log asks under its lock,
+// the only one under which messages are delivered, so the room it is told
+// of is still there when it delivers, and waits without the lock; it calls
+// [Hub.leaveRoom] if it gives up.
+//
+// *t is the caller's place among the publishers that wait, nil if it has
+// none. Each of them keeps the room it is woken for: a newcomer goes ahead
+// only while there is room for all of them too, so publishers that keep
+// the fan-out busy cannot take the room of one that waits again and again.
+// The fan-out wakes those it made room for when it takes messages.
+func (h *Hub) room(t **roomTicket) (<-chan struct{}, error) {
+	if *t == nil && !h.waiting.Load() && h.hasRoom() && !h.closed() {
+		return nil, nil
+	}
+	h.roomMu.Lock()
+	defer h.roomMu.Unlock()
+	if h.closed() {
+		h.leaveRoomLocked(t)
+		return nil, ErrHubClosed
+	}
+	if h.placeLocked(*t) < h.free() {
+		h.leaveRoomLocked(t)
+		return nil, nil
+	}
+	if *t == nil {
+		*t = &roomTicket{}
+		h.waiters = append(h.waiters, *t)
+		h.waiting.Store(true)
+		// Now that the fan-out sees waiting, either there is room or it
+		// will wake this publisher once it has made room for it.
+		if h.placeLocked(*t) < h.free() {
+			h.leaveRoomLocked(t)
+			return nil, nil
+		}
+	}
+	if (*t).wake == nil {
+		(*t).wake = make(chan struct{})
+	}
+	return (*t).wake, nil
+}
+
+// placeLocked returns the place of t among the publishers that wait for
+// room, or the place it would take if it is nil.
+func (h *Hub) placeLocked(t *roomTicket) int {
+	if t == nil {
+		return len(h.waiters)
+	}
+	return slices.Index(h.waiters, t)
+}
+
+// leaveRoom gives up the place *t among the publishers that wait for room.
+func (h *Hub) leaveRoom(t **roomTicket) {
+	h.roomMu.Lock()
+	defer h.roomMu.Unlock()
+	h.leaveRoomLocked(t)
+	// Those behind it moved up, maybe into room.
+	h.wakeWaitersLocked(h.free())
+}
+
+// leaveRoomLocked gives up the place *t, if any.
+func (h *Hub) leaveRoomLocked(t **roomTicket) {
+	if *t == nil {
+		return
+	}
+	i := slices.Index(h.waiters, *t)
+	h.waiters[i] = nil
+	h.waiters = slices.Delete(h.waiters, i, i+1)
+	*t = nil
+	h.waiting.Store(len(h.waiters) > 0)
+}
+
+// wakeWaitersLocked wakes the first n publishers that wait for room.
+func (h *Hub) wakeWaitersLocked(n int) {
+	for _, t := range h.waiters[:min(n, len(h.waiters))] {
+		t.wakeUp()
+	}
+}
+
+// wakeUp makes a waiting publisher ask for room again.
+func (t *roomTicket) wakeUp() {
+	if t.wake != nil {
+		close(t.wake)
+		t.wake = nil
+	}
+}
+
+// free returns how many messages fan can take without waiting, for a
+// caller that is the only one to deliver.
+func (h *Hub) free() int {
+	taken := h.taken.Load()
+	return max(fanQueue-int(h.seq.Load()-taken), 0)
+}
+
+// hasRoom reports whether fan can take one more message without waiting,
+// for a caller that is the only one to deliver.
+func (h *Hub) hasRoom() bool { return h.free() > 0 }
+
+func (h *Hub) closed() bool {
+	select {
+	case <-h.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -304,6 +450,12 @@ func (h *Hub) fanOutLoop() {
 				break more
 			}
 		}
+		h.taken.Store(batch[len(batch)-1].seq)
+		if h.waiting.Load() {
+			h.roomMu.Lock()
+			h.wakeWaitersLocked(h.free())
+			h.roomMu.Unlock()
+		}
 		for start := 0; start < len(batch); { // runs of events, each ended by a gap
 			end := start
 			for end < len(batch) && batch[end].frame != nil {
@@ -340,14 +492,15 @@ func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
 		fo.seen = make(map[*subscriber]struct{})
 	}
 	for _, it := range items {
-		for i, t := range it.topics {
-			if slices.Contains(it.topics[:i], t) {
+		for _, t := range it.topics {
+			frames, ok := fo.byTopic[t]
+			switch {
+			case !ok:
+				fo.order = append(fo.order, t)
+			case frames[len(frames)-1] == it.frame: // each message has a frame of its own
 				continue // a topic named twice
 			}
-			if _, ok := fo.byTopic[t]; !ok {
-				fo.order = append(fo.order, t)
-			}
-			fo.byTopic[t] = append(fo.byTopic[t], it.frame)
+			fo.byTopic[t] = append(frames, it.frame)
 		}
 	}
 	first := items[0].seq
@@ -356,13 +509,13 @@ func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
 		for sub := range h.topics[t] {
 			var frames []*frame
 			switch {
-			case len(sub.topics) == 1 && sub.joined < first:
+			case sub.set == nil && sub.joined < first:
 				// Common case: every frame of its one topic, shared.
 				frames = fo.byTopic[t]
 			default:
 				// Several topics, or joined during the batch: the frames
 				// it wants, in publish order, each once.
-				if len(sub.topics) > 1 {
+				if sub.set != nil {
 					if _, dup := fo.seen[sub]; dup {
 						continue
 					}
@@ -409,7 +562,8 @@ func (h *Hub) resetAll(seq uint64) {
 	h.drop(slow)
 }
 
-// Shutdown stops the hub: publishing fails with [ErrHubClosed], every
+// Shutdown stops the hub: publishing fails with [ErrHubClosed] (a publish
+// waiting for the fan-out included: its event is not published), every
 // subscription ends at once, a write in progress included (so every
 // stream's handler returns), and the backend is closed. Shutdown waits until all that is done and returns the backend's
 // Close error, or returns ctx's error if ctx ends first; the hub then
@@ -423,6 +577,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	h.once.Do(func() {
 		h.mu.Lock()
 		close(h.done)
+		h.roomMu.Lock()
+		h.wakeWaitersLocked(len(h.waiters)) // to return ErrHubClosed
+		h.roomMu.Unlock()
 		for sub := range h.all {
 			// Ends the stream and interrupts a write in progress, which
 			// would otherwise hold Shutdown for up to the write timeout.

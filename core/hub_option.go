@@ -39,6 +39,10 @@ const (
 	// DefaultQueueSize is how many events may wait for one subscriber.
 	DefaultQueueSize = 256
 
+	// DefaultMaxTopics is how many distinct topics one subscription may
+	// have (see [WithMaxTopics]).
+	DefaultMaxTopics = 1000
+
 	// DefaultHistoryCount, DefaultHistoryBytes and DefaultHistoryAge are
 	// the limits of the history a hub keeps unless told otherwise.
 	DefaultHistoryCount = 1000
@@ -88,6 +92,7 @@ type hubConfig struct {
 	backend   Backend
 	history   HistoryLimits
 	queueSize int
+	maxTopics int // 0: no bound
 	policy    SlowPolicy
 	hooks     Hooks
 	logger    *slog.Logger
@@ -98,7 +103,7 @@ type hubOptionFunc func(*hubConfig)
 func (f hubOptionFunc) applyHub(c *hubConfig) { f(c) }
 
 func newHubConfig(opts []HubOption) hubConfig {
-	c := hubConfig{history: defaultHistory, queueSize: DefaultQueueSize}
+	c := hubConfig{history: defaultHistory, queueSize: DefaultQueueSize, maxTopics: DefaultMaxTopics}
 	for _, o := range opts {
 		if o != nil {
 			o.applyHub(&c)
@@ -118,6 +123,17 @@ func (c *hubConfig) log(level slog.Level, msg string, args ...any) {
 // 1 mean 1.
 func WithQueueSize(n int) HubOption {
 	return hubOptionFunc(func(c *hubConfig) { c.queueSize = max(n, 1) })
+}
+
+// WithMaxTopics bounds the distinct topics of one subscription: past n,
+// [Hub.Subscribe] returns an error wrapping [ErrTooManyTopics] and the
+// stream ends. Subscribing and leaving hold the hub's lock for a time in
+// proportion to the topics, which is what the bound limits when a client
+// picks its topics (from a query, say); what an event costs does not
+// depend on them. The default is [DefaultMaxTopics]; 0 or less is no
+// bound.
+func WithMaxTopics(n int) HubOption {
+	return hubOptionFunc(func(c *hubConfig) { c.maxTopics = max(n, 0) })
 }
 
 // WithSlowPolicy sets what happens to a subscriber whose queue is full.

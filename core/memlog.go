@@ -19,9 +19,18 @@ import (
 // It keeps a bounded history: its byte bound counts what an entry costs in
 // memory, and a timer frees entries as they pass the age bound, whether or
 // not anyone publishes.
+//
+// It delivers each message under its lock, as it appends it, so that every
+// hub sees log order. A publish that finds the hub's fan-out behind waits
+// for it before it appends, without the lock and no longer than its
+// context allows: an event is in the log, and delivered, or Publish
+// returns an error.
 type memLog struct {
 	limits HistoryLimits
 	now    func() time.Time
+	// hub, set by the hub that owns the log, says whether its fan-out can
+	// take a message now (see [Hub.room]); nil: always.
+	hub *Hub
 
 	mu      sync.Mutex
 	deliver func(Message)
@@ -67,12 +76,11 @@ func (l *memLog) Listen(deliver func(Message)) error {
 	return nil
 }
 
-func (l *memLog) Publish(_ context.Context, msg Message) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return ErrHubClosed
+func (l *memLog) Publish(ctx context.Context, msg Message) error {
+	if err := l.lockWithRoom(ctx); err != nil {
+		return err
 	}
+	defer l.mu.Unlock()
 	now := l.now()
 	l.last = max(l.last+1, uint64(now.UnixMicro()))
 	msg.Pos = strconv.FormatUint(l.last, 10)
@@ -84,6 +92,42 @@ func (l *memLog) Publish(_ context.Context, msg Message) error {
 		l.deliver(msg) // under the lock: every hub sees log order
 	}
 	return nil
+}
+
+// lockWithRoom locks the log once it is open and its hub can take a
+// message, or returns why not without the lock: the hub or the log is
+// closed, or ctx ended while it waited.
+func (l *memLog) lockWithRoom(ctx context.Context) error {
+	var place *roomTicket // among the publishers waiting for room
+	l.mu.Lock()
+	for {
+		if l.closed {
+			l.mu.Unlock()
+			if place != nil {
+				l.hub.leaveRoom(&place)
+			}
+			return ErrHubClosed
+		}
+		if l.hub == nil {
+			return nil
+		}
+		wait, err := l.hub.room(&place)
+		if err != nil {
+			l.mu.Unlock()
+			return err
+		}
+		if wait == nil {
+			return nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			l.hub.leaveRoom(&place)
+			return ctx.Err()
+		}
+		l.mu.Lock()
+	}
 }
 
 // entryOverhead is what an entry costs beyond its strings: the entry

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -38,8 +39,13 @@ func (msg *Message) position() string {
 type subscriber struct {
 	hub    *Hub
 	stream *Stream
-	topics []string
+	topics []string      // as given to Subscribe, for the hooks and the log
 	wake   chan struct{} // capacity 1: "the queue has something"
+
+	// The distinct topics, in a set when there are several: whether a
+	// message is for the subscriber costs the same whatever their number.
+	distinct []string
+	set      map[string]struct{} // nil: the one topic is distinct[0]
 
 	mu       sync.Mutex
 	queue    []*frame
@@ -51,7 +57,22 @@ type subscriber struct {
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
-	return &subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
+	sub := &subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
+	if len(topics) == 1 {
+		sub.distinct = []string{topics[0]}
+		return sub
+	}
+	sub.set = make(map[string]struct{}, len(topics))
+	for _, t := range topics {
+		if _, dup := sub.set[t]; !dup {
+			sub.set[t] = struct{}{}
+			sub.distinct = append(sub.distinct, t)
+		}
+	}
+	if len(sub.distinct) == 1 {
+		sub.set = nil
+	}
+	return sub
 }
 
 // enqueue adds frames to the queue, in order, without blocking, applying
@@ -250,12 +271,15 @@ func quoteID(id string) string {
 	return strconv.Quote(id[:cut]) + fmt.Sprintf("... (%d bytes)", len(id))
 }
 
+// wants reports whether a message to topics is for the subscriber. It
+// costs in proportion to the message's topics, not the subscriber's.
 func (sub *subscriber) wants(topics []string) bool {
+	if sub.set == nil {
+		return slices.Contains(topics, sub.distinct[0])
+	}
 	for _, t := range topics {
-		for _, mine := range sub.topics {
-			if t == mine {
-				return true
-			}
+		if _, ok := sub.set[t]; ok {
+			return true
 		}
 	}
 	return false
