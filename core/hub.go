@@ -569,10 +569,14 @@ func (h *Hub) resetAll(seq uint64) {
 // Close error, or returns ctx's error if ctx ends first; the hub then
 // finishes stopping in the background. Calling it again waits again.
 //
-// Wire it to the server so that [http.Server.Shutdown] does not wait for
-// open streams forever:
+// A server that serves the hub ends its streams with [EndOnShutdown], the
+// one wiring for every stream, and closes the hub once
+// [http.Server.Shutdown] has returned:
 //
-//	srv.RegisterOnShutdown(func() { hub.Shutdown(context.Background()) })
+//	sse.EndOnShutdown(srv) // before the server starts
+//	// ... on SIGTERM:
+//	srv.Shutdown(ctx) // every stream ends, the hub's among them
+//	hub.Close()       // then the hub's goroutine and its backend
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.once.Do(func() {
 		h.mu.Lock()
