@@ -111,8 +111,8 @@ func (c *chat) stream(s *sse.Stream) error {
 	}
 	// WithEndAfter ends the loop at [DONE]; without it the client would
 	// reconnect when the answer ends and ask again. A cut connection does
-	// reconnect, sending the prompt again with the last event ID: this
-	// model resumes after it. (Most real APIs cannot resume, and answer
+	// reconnect (after 200 ms here), sending the prompt again with the
+	// last event ID: this model resumes after it. (Most real APIs cannot resume, and answer
 	// afresh: to fail instead, make WithRequestHook return an error for a
 	// request that has a Last-Event-ID.)
 	done := sse.WithEndAfter(isDone)
@@ -176,6 +176,8 @@ type model struct {
 	generations atomic.Int64  // answers started, resumptions not counted
 }
 
+// complete answers POST /v1/chat. It reads the body before it streams,
+// so that it can still answer a bad one with 400, as the real APIs do.
 func (m *model) complete(w http.ResponseWriter, r *http.Request) {
 	var p prompt
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&p); err != nil || p.Prompt == "" {
@@ -219,9 +221,12 @@ func (m *model) stats(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
+// page asks /chat with fetch and shows the answer as it arrives.
+//
 //go:embed index.html
 var page []byte
 
+// servePage writes page.
 func servePage(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if _, err := w.Write(page); err != nil {
