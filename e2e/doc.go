@@ -6,7 +6,10 @@
 //
 // The checks (TestBrowsers/<engine>/<h1|h2>/<direct|nginx>/<check>): every
 // example server under ../examples serves a page that gets its events live
-// and resumes after a crash and a Ctrl-C; the test server
+// and resumes after a crash and a Ctrl-C (the llm example's page instead
+// posts a prompt with fetch and must show the streamed answer exactly, as
+// its model generated it once, and its SSE parser must read a tricky
+// stream however it is cut); the test server
 // (internal/testserver, with the expectations in internal/cases) sends
 // tricky encodings that must arrive exactly and injection attempts that
 // must leave no trace, resumes a non-ASCII Last-Event-ID after a kill, and

@@ -72,6 +72,7 @@ func TestBrowsers(t *testing.T) {
 					for _, ex := range examples {
 						t.Run("example-"+ex.name, func(t *testing.T) { checkExample(t, b, ex) })
 					}
+					t.Run("example-llm", func(t *testing.T) { checkLLM(t, b) })
 					runChecks(t, b, cell{name: "h1"}, direct)
 				})
 				t.Run("nginx", func(t *testing.T) { runChecks(t, b, cell{name: "h1", proxy: true}, proxied) })
