@@ -23,7 +23,11 @@ type Message struct {
 
 	// Gap, set by a backend on a message that carries nothing else, says
 	// that messages may have been lost before this point (the shared log
-	// lost data, say). The hub sends every subscriber a [ResetEvent].
+	// lost data, say): the hub sends a [ResetEvent] to every subscriber of
+	// Topics, or to every subscriber if Topics is empty. In a replay it
+	// ends the replay of a client subscribed to those topics with a
+	// [ResetEvent]: a log that keeps a bounded history per topic reports
+	// so the topics that let go of events after the client's ID.
 	Gap bool
 }
 

@@ -465,7 +465,7 @@ func (h *Hub) fanOutLoop() {
 				h.drop(fo.run(h, batch[start:end]))
 			}
 			if end < len(batch) {
-				h.resetAll(batch[end].seq)
+				h.resetAll(batch[end].seq, batch[end].topics)
 				end++
 			}
 			h.fanned.Store(batch[end-1].seq)
@@ -547,14 +547,15 @@ func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
 // gapFrame is the ResetEvent a hub sends when its backend lost events.
 var gapFrame = &frame{bytes: []byte("event: " + ResetEvent + "\ndata: events may have been lost\n\n")}
 
-// resetAll tells every subscriber that joined before the gap numbered seq
-// that events may have been lost.
-func (h *Hub) resetAll(seq uint64) {
+// resetAll tells every subscriber that joined before the gap numbered seq,
+// of one of topics or of any if there are none, that events may have been
+// lost.
+func (h *Hub) resetAll(seq uint64, topics []string) {
 	h.cfg.log(slog.LevelWarn, "sse: backend reported lost events; resetting subscribers")
 	h.mu.RLock()
 	var slow []*subscriber
 	for sub := range h.all {
-		if sub.joined < seq && sub.enqueue(gapFrame) {
+		if sub.joined < seq && (len(topics) == 0 || sub.wants(topics)) && sub.enqueue(gapFrame) {
 			slow = append(slow, sub)
 		}
 	}

@@ -21,12 +21,20 @@ const (
 )
 
 // HistoryLimits bound the in-memory history that reconnecting clients
-// replay. An event leaves the history, and its memory is let go, as soon
-// as any limit is passed: an event that ages out is freed on time even if
-// nothing is published after it. A zero Bytes or Age is no limit; a zero
-// Count keeps no history, so every reconnect gets a [ResetEvent].
+// replay. Each topic keeps its own newest events, up to PerTopic, so that
+// a busy topic (one user's feed) never pushes a quiet topic's events (the
+// one notification of another user) out of the history; Count, Bytes and
+// Age bound the whole, taking the oldest events first. An event leaves the
+// history, and its memory is let go, as soon as every topic it was
+// published to has let it go, or a bound on the whole takes it: an event
+// that ages out is freed on time even if nothing is published after it. A
+// client whose topics lost events after its Last-Event-ID gets a
+// [ResetEvent] instead of a replay. A zero PerTopic, Bytes or Age is no
+// limit; a zero Count keeps no history, so every reconnect gets a
+// [ResetEvent].
 type HistoryLimits struct {
-	Count int // events kept
+	PerTopic int // events kept for each topic
+	Count    int // events kept in all
 	// Bytes bounds the memory the history holds: each event's ID, type,
 	// data, comment and topics, and a fixed cost of about 300 bytes for
 	// its bookkeeping.
@@ -43,15 +51,23 @@ const (
 	// have (see [WithMaxTopics]).
 	DefaultMaxTopics = 1000
 
-	// DefaultHistoryCount, DefaultHistoryBytes and DefaultHistoryAge are
-	// the limits of the history a hub keeps unless told otherwise.
-	DefaultHistoryCount = 1000
-	DefaultHistoryBytes = 4 << 20
-	DefaultHistoryAge   = 10 * time.Minute
+	// DefaultHistoryPerTopic, DefaultHistoryCount, DefaultHistoryBytes
+	// and DefaultHistoryAge are the limits of the history a hub keeps
+	// unless told otherwise: a thousand events a topic, within 16 MiB and
+	// ten minutes in all.
+	DefaultHistoryPerTopic = 1000
+	DefaultHistoryCount    = 100_000
+	DefaultHistoryBytes    = 16 << 20
+	DefaultHistoryAge      = 10 * time.Minute
 )
 
 // defaultHistory is the history a hub keeps unless told otherwise.
-var defaultHistory = HistoryLimits{Count: DefaultHistoryCount, Bytes: DefaultHistoryBytes, Age: DefaultHistoryAge}
+var defaultHistory = HistoryLimits{
+	PerTopic: DefaultHistoryPerTopic,
+	Count:    DefaultHistoryCount,
+	Bytes:    DefaultHistoryBytes,
+	Age:      DefaultHistoryAge,
+}
 
 // Hooks are called by a [Hub] as subscribers come and go. Any of them may
 // be nil. They run on the subscriber's handler goroutine and must not
@@ -143,8 +159,8 @@ func WithSlowPolicy(p SlowPolicy) HubOption {
 }
 
 // WithHistory bounds the in-memory history. The default is
-// [DefaultHistoryCount] events, [DefaultHistoryBytes] and
-// [DefaultHistoryAge]. It has no effect with [WithBackend], whose history is
+// [DefaultHistoryPerTopic] events a topic, within [DefaultHistoryCount]
+// events, [DefaultHistoryBytes] and [DefaultHistoryAge] in all. It has no effect with [WithBackend], whose history is
 // the backend's.
 func WithHistory(l HistoryLimits) HubOption {
 	return hubOptionFunc(func(c *hubConfig) { c.history = l })

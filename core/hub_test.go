@@ -1167,6 +1167,7 @@ func TestHubHistoryLimits(t *testing.T) {
 	// number of 16 digits as its position). Reconnects happen at minute 5
 	// plus later.
 	per := entrySize(&Message{ID: "1", Pos: "1735689600000000", Topics: []string{"t"}, Event: Event{Data: "dddddddd"}})
+	topic := topicOverhead + len("t") // the topic's own bookkeeping, once
 	tests := []struct {
 		name   string
 		limits HistoryLimits
@@ -1181,10 +1182,10 @@ func TestHubHistoryLimits(t *testing.T) {
 		{"count/out", HistoryLimits{Count: 3}, false, 0, "2", []string{"reset(id=)"}},
 		{"count/unknown", HistoryLimits{Count: 3}, false, 0, "9", []string{"reset(id=)"}},
 		{"count/zero", HistoryLimits{}, false, 0, "5", []string{"reset(id=)"}},
-		{"bytes/in", HistoryLimits{Count: 100, Bytes: 3 * per}, false, 0, "3", []string{"4=dddddddd", "5=dddddddd"}},
-		{"bytes/out", HistoryLimits{Count: 100, Bytes: 3 * per}, false, 0, "2", []string{"reset(id=)"}},
-		{"bytes/too large before", HistoryLimits{Count: 100, Bytes: 3 * per}, true, 0, "5", []string{"reset(id=)"}},
-		{"bytes/too large itself", HistoryLimits{Count: 100, Bytes: 3 * per}, true, 0, "6", []string{"reset(id=)"}},
+		{"bytes/in", HistoryLimits{Count: 100, Bytes: 3*per + topic}, false, 0, "3", []string{"4=dddddddd", "5=dddddddd"}},
+		{"bytes/out", HistoryLimits{Count: 100, Bytes: 3*per + topic}, false, 0, "2", []string{"reset(id=)"}},
+		{"bytes/too large before", HistoryLimits{Count: 100, Bytes: 3*per + topic}, true, 0, "5", []string{"reset(id=)"}},
+		{"bytes/too large itself", HistoryLimits{Count: 100, Bytes: 3*per + topic}, true, 0, "6", []string{"reset(id=)"}},
 		{"age/in", HistoryLimits{Count: 100, Age: 150 * time.Second}, false, 0, "3", []string{"4=dddddddd", "5=dddddddd"}},
 		{"age/out", HistoryLimits{Count: 100, Age: 150 * time.Second}, false, 0, "2", []string{"reset(id=)"}},
 		{"age/aged out later", HistoryLimits{Count: 100, Age: 150 * time.Second}, false, time.Minute, "3", []string{"reset(id=)"}},

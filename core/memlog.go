@@ -1,8 +1,10 @@
 package sse
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,7 +20,12 @@ import (
 //
 // It keeps a bounded history: its byte bound counts what an entry costs in
 // memory, and a timer frees entries as they pass the age bound, whether or
-// not anyone publishes.
+// not anyone publishes. Each topic keeps at most its own number of events
+// (HistoryLimits.PerTopic), so that a busy topic cannot push a quiet one's
+// events out: an entry leaves the history once every topic it was
+// published to has let it go, or the bounds on the whole (count, bytes,
+// age) take the oldest. A replay after an ID whose topic has let go of
+// later events starts with a Gap message for that topic.
 //
 // It delivers each message under its lock, as it appends it, so that every
 // hub sees log order. A publish that finds the hub's fan-out behind waits
@@ -34,13 +41,18 @@ type memLog struct {
 
 	mu      sync.Mutex
 	deliver func(Message)
-	last    uint64         // last number given out
-	entries []memEntry     // oldest first; entries[head:] are live
-	head    int            // index of the oldest live entry
-	bytes   int            // size of the live entries
-	index   map[string]int // ID -> sequence number of live entries
-	seq     int            // sequence number of entries[head]
-	expiry  *time.Timer    // runs expireNow when the oldest entry ages out
+	last    uint64 // last number given out
+	// entries[head:] holds the live entries, oldest first, and the dead
+	// ones between them (those every topic let go of), until compact
+	// drops them; entries[head] is live unless there are none.
+	entries []memEntry
+	head    int
+	live    int                  // live entries
+	bytes   int                  // size of the live entries
+	index   map[string]uint64    // ID -> num of the newest live entry with it
+	topics  map[string]*memTopic // the live entries of each topic
+	next    uint64               // num of the next entry
+	expiry  *time.Timer          // runs expireNow when the oldest entry ages out
 	closed  bool
 }
 
@@ -48,16 +60,38 @@ type memLog struct {
 // message never has (its payload is text), so that it costs little.
 type memEntry struct {
 	id, pos, typ, data, comment string
-	topics                      []string
+	topics                      []string // distinct
 	retry                       time.Duration
-	at                          int64 // when it was published, in Unix nanoseconds
-	size                        int   // what it costs, see entrySize
+	at                          int64  // when it was published, in Unix nanoseconds
+	size                        int    // what it costs, see entrySize
+	num                         uint64 // its place in entries, kept as they move
+	holds                       int    // topics that still keep it; 0: dead
 }
 
-func newMemEntry(msg *Message, at time.Time, size int) memEntry {
+// memTopic is the history of one topic: its live entries, oldest first,
+// and the newest entry it let go of to stay within its bound.
+type memTopic struct {
+	nums    []uint64 // nums[start:] are live
+	start   int
+	trimmed uint64 // num+1 of the newest entry let go of by the bound; 0: none
+}
+
+func (t *memTopic) front() uint64 { return t.nums[t.start] }
+func (t *memTopic) len() int      { return len(t.nums) - t.start }
+
+// pop lets go of the topic's oldest entry.
+func (t *memTopic) pop() {
+	t.start++
+	if t.start > len(t.nums)/2 && t.start > 32 {
+		n := copy(t.nums, t.nums[t.start:])
+		t.nums, t.start = t.nums[:n], 0
+	}
+}
+
+func newMemEntry(msg *Message, topics []string, at time.Time, size int) memEntry {
 	ev := &msg.Event
 	return memEntry{id: msg.ID, pos: msg.Pos, typ: ev.Type, data: ev.Data, comment: ev.Comment,
-		topics: msg.Topics, retry: ev.Retry, at: at.UnixNano(), size: size}
+		topics: topics, retry: ev.Retry, at: at.UnixNano(), size: size, holds: len(topics)}
 }
 
 func (e *memEntry) message() Message {
@@ -66,7 +100,7 @@ func (e *memEntry) message() Message {
 }
 
 func newMemLog(limits HistoryLimits) *memLog {
-	return &memLog{limits: limits, now: time.Now, index: make(map[string]int)}
+	return &memLog{limits: limits, now: time.Now, index: make(map[string]uint64), topics: make(map[string]*memTopic)}
 }
 
 func (l *memLog) Listen(deliver func(Message)) error {
@@ -131,9 +165,18 @@ func (l *memLog) lockWithRoom(ctx context.Context) error {
 }
 
 // entryOverhead is what an entry costs beyond its strings: the entry
-// itself, twice since the slice that holds the entries may be up to half
-// empty (see compact), and its ID's slot in the index.
-const entryOverhead = 2*int(unsafe.Sizeof(memEntry{})) + indexSlot
+// itself, three times since the slice that holds the entries may be up to
+// a third dead and half empty (see compact), and its ID's slot in the
+// index.
+const entryOverhead = 3*int(unsafe.Sizeof(memEntry{})) + indexSlot
+
+// topicSlot is what an entry costs in each of its topics' lists: a number,
+// four times since a list may be half consumed and half empty.
+const topicSlot = 4 * 8
+
+// topicOverhead is what a topic with entries in the history costs: its
+// memTopic and its slot in the map of topics.
+const topicOverhead = int(unsafe.Sizeof(memTopic{})) + indexSlot
 
 // indexSlot estimates the memory of one slot in the ID index: a string
 // header and an int, with the map's control bytes, load factor and growth.
@@ -146,7 +189,7 @@ func entrySize(msg *Message) int {
 		size += len(msg.Pos)
 	}
 	for _, t := range msg.Topics {
-		size += int(unsafe.Sizeof(t)) + len(t)
+		size += int(unsafe.Sizeof(t)) + len(t) + topicSlot
 	}
 	return size
 }
@@ -154,34 +197,113 @@ func entrySize(msg *Message) int {
 func (l *memLog) append(msg Message, now time.Time) {
 	size := entrySize(&msg)
 	if l.limits.Count <= 0 || size > l.limits.Bytes && l.limits.Bytes > 0 {
-		l.evict(len(l.entries) - l.head) // keeps nothing: this event cannot be replayed
+		for l.live > 0 { // keeps nothing: this event cannot be replayed
+			l.evictOldest()
+		}
+		l.compact()
 		return
 	}
-	l.entries = append(l.entries, newMemEntry(&msg, now, size))
-	l.index[msg.ID] = l.seq + len(l.entries) - 1 - l.head
+	topics := msg.Topics
+	if len(topics) > 1 {
+		topics = slices.Clone(topics)
+		slices.Sort(topics)
+		topics = slices.Compact(topics)
+	}
+	num := l.next
+	l.next++
+	l.entries = append(l.entries, newMemEntry(&msg, topics, now, size))
+	l.entries[len(l.entries)-1].num = num
+	l.index[msg.ID] = num
 	l.bytes += size
+	l.live++
+	for _, name := range topics {
+		t := l.topics[name]
+		if t == nil {
+			t = &memTopic{}
+			l.topics[name] = t
+			l.bytes += topicOverhead + len(name)
+		}
+		t.nums = append(t.nums, num)
+		if l.limits.PerTopic > 0 && t.len() > l.limits.PerTopic {
+			l.letGo(t)
+		}
+	}
 	l.expire(now)
-	for n := len(l.entries) - l.head; n > l.limits.Count || l.limits.Bytes > 0 && l.bytes > l.limits.Bytes; n-- {
-		l.evict(1)
+	for l.live > l.limits.Count || l.limits.Bytes > 0 && l.bytes > l.limits.Bytes {
+		l.evictOldest()
 	}
 	l.compact()
 	l.armExpiry(now)
 }
 
-// compact moves the live entries to the front of the slice once more than
-// half of it is dead, and lets a slice go that grew far beyond the live
-// entries, so that its memory follows the history's bounds.
+// find returns the entry numbered num, which must be in the history.
+func (l *memLog) find(num uint64) *memEntry {
+	live := l.entries[l.head:]
+	i, _ := slices.BinarySearchFunc(live, num, func(e memEntry, num uint64) int { return cmp.Compare(e.num, num) })
+	return &live[i]
+}
+
+// letGo makes topic t let go of its oldest entry, to stay within its
+// bound, and frees the entry if no other topic keeps it.
+func (l *memLog) letGo(t *memTopic) {
+	num := t.front()
+	t.pop()
+	t.trimmed = num + 1
+	e := l.find(num)
+	if e.holds--; e.holds == 0 {
+		l.kill(e)
+	}
+}
+
+// evictOldest frees the oldest live entry, for the bounds on the whole:
+// every topic that keeps it has it first.
+func (l *memLog) evictOldest() {
+	e := &l.entries[l.head]
+	for _, name := range e.topics {
+		if t := l.topics[name]; t.front() == e.num {
+			t.pop()
+			if t.len() == 0 {
+				delete(l.topics, name)
+				l.bytes -= topicOverhead + len(name)
+			}
+		}
+	}
+	l.kill(e)
+}
+
+// kill frees a live entry, and moves head past the dead entries.
+func (l *memLog) kill(e *memEntry) {
+	if l.index[e.id] == e.num {
+		delete(l.index, e.id)
+	}
+	l.bytes -= e.size
+	l.live--
+	*e = memEntry{num: e.num} // holds 0: dead
+	for l.head < len(l.entries) && l.entries[l.head].holds == 0 {
+		l.head++
+	}
+}
+
+// compact lets go of the dead entries once they are more than half the
+// live ones, and of a slice that grew far beyond the live entries, so that its
+// memory follows the history's bounds.
 func (l *memLog) compact() {
-	live := len(l.entries) - l.head
+	n := len(l.entries) - l.head // live and dead
 	switch {
-	case live == 0:
+	case l.live == 0:
 		l.entries, l.head = nil, 0
-	case cap(l.entries) > 4*live && cap(l.entries) > 1024:
-		l.entries, l.head = append(make([]memEntry, 0, 2*live), l.entries[l.head:]...), 0
+	case n > l.live+l.live/2 && n > 64 || cap(l.entries) > 4*n && cap(l.entries) > 1024:
+		kept := make([]memEntry, 0, 2*l.live)
+		for _, e := range l.entries[l.head:] {
+			if e.holds > 0 {
+				kept = append(kept, e)
+			}
+		}
+		l.entries, l.head = kept, 0
 	case l.head > len(l.entries)/2 && l.head > 64:
-		n := copy(l.entries, l.entries[l.head:])
-		clear(l.entries[n:])
-		l.entries, l.head = l.entries[:n], 0
+		m := copy(l.entries, l.entries[l.head:])
+		clear(l.entries[m:])
+		l.entries, l.head = l.entries[:m], 0
 	}
 }
 
@@ -215,42 +337,41 @@ func (l *memLog) expire(now time.Time) {
 	if l.limits.Age <= 0 {
 		return
 	}
-	n := 0
-	for _, e := range l.entries[l.head:] {
-		if now.Sub(time.Unix(0, e.at)) <= l.limits.Age {
-			break
-		}
-		n++
+	for l.live > 0 && now.Sub(time.Unix(0, l.entries[l.head].at)) > l.limits.Age {
+		l.evictOldest()
 	}
-	l.evict(n)
-}
-
-func (l *memLog) evict(n int) {
-	for _, e := range l.entries[l.head : l.head+n] {
-		if l.index[e.id] == l.seq {
-			delete(l.index, e.id)
-		}
-		l.bytes -= e.size
-		l.seq++
-	}
-	clear(l.entries[l.head : l.head+n])
-	l.head += n
 }
 
 func (l *memLog) Replay(_ context.Context, lastID string, fn func(Message) error) error {
 	l.mu.Lock()
 	l.expire(l.now())
-	seq, ok := l.index[lastID]
+	num, ok := l.index[lastID]
 	if !ok {
 		l.mu.Unlock()
 		return fmt.Errorf("%w: %q", ErrUnknownID, lastID)
 	}
-	start := l.head + seq - l.seq + 1
-	msgs := make([]Message, 0, len(l.entries)-start)
-	for _, e := range l.entries[start:] {
+	// A topic that let go of an entry after lastID keeps the mark on its
+	// oldest live entry, which comes after lastID too.
+	var lost []string
+	var msgs []Message
+	for i := range l.entries[l.head:] {
+		e := &l.entries[l.head+i]
+		if e.num <= num || e.holds == 0 {
+			continue
+		}
+		for _, name := range e.topics {
+			if t := l.topics[name]; t.front() == e.num && t.trimmed > num+1 {
+				lost = append(lost, name)
+			}
+		}
 		msgs = append(msgs, e.message())
 	}
 	l.mu.Unlock()
+	if lost != nil {
+		if err := fn(Message{Gap: true, Topics: lost}); err != nil {
+			return err
+		}
+	}
 	for _, m := range msgs {
 		if err := fn(m); err != nil {
 			return err

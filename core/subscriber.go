@@ -227,7 +227,10 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 	sent := make(map[string]struct{})
 	var bufs [][]byte
 	err := sub.hub.backend.Replay(sub.stream.Context(), last, func(msg Message) error {
-		if !sub.wants(msg.Topics) {
+		switch {
+		case msg.Gap && (len(msg.Topics) == 0 || sub.wants(msg.Topics)):
+			return fmt.Errorf("%w: %q: events of its topics were lost after it", ErrUnknownID, last)
+		case msg.Gap || !sub.wants(msg.Topics):
 			return nil
 		}
 		f, err := newFrame(msg)

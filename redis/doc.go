@@ -37,6 +37,12 @@
 // internal nodes), so a few more may stay. A client whose Last-Event-ID
 // the stream no longer holds receives an [sse.ResetEvent].
 //
+// The bounds are the whole stream's: Redis trims a stream by length or
+// age, not by a field of its entries, so this backend has no per-topic
+// bound like the in-memory log's [sse.HistoryLimits.PerTopic], and a busy
+// topic can push a quiet topic's events out. Feeds of very different
+// rates do better on hubs of their own, with separate keys ([WithKey]).
+//
 // # Faults
 //
 // When the connection fails or Redis restarts, the backend reconnects by
