@@ -1380,16 +1380,18 @@ func TestHubShutdownManyStreams(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), hubWait)
+	// Nothing but the hub's shutdown ends these streams: any bound shows
+	// that it does. This one leaves a loaded machine the time to end a
+	// thousand streams under the race detector (up to 2 s with two busy
+	// cores; http.Server.Shutdown polls every 500 ms by then), which a
+	// bound of a second did not.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*hubWait)
 	defer cancel()
 	start := time.Now()
 	err = srv.Shutdown(ctx)
 	took := time.Since(start)
 	if err != nil {
 		t.Fatalf("http.Server.Shutdown = %v after %v", err, took)
-	}
-	if took > time.Second {
-		t.Errorf("http.Server.Shutdown took %v with %d open streams, want within 1s", took, streams)
 	}
 	t.Logf("http.Server.Shutdown with %d streams took %v", streams, took)
 	for i, d := range decoders {

@@ -899,8 +899,13 @@ func TestShutdownEndsStreams(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			leaktest.Check(t)
 			var returned atomic.Int32
+			allReturned := make(chan struct{})
 			h, served := serveFunc(func(s *Stream) error {
-				defer returned.Add(1)
+				defer func() {
+					if returned.Add(1) == streams {
+						close(allReturned)
+					}
+				}()
 				if err := s.Send(Event{Data: "open"}); err != nil {
 					return err
 				}
@@ -908,14 +913,20 @@ func TestShutdownEndsStreams(t *testing.T) {
 				return nil
 			})
 			// An ordinary request in progress during the shutdown keeps its
-			// context: EndOnShutdown ends only streams.
+			// context: EndOnShutdown ends only streams. It finishes once
+			// the shutdown has ended every stream, so it is in progress
+			// while EndOnShutdown acts, however late the test runs.
 			slowStarted, slowDone := make(chan struct{}), make(chan error, 1)
 			mux := http.NewServeMux()
 			mux.Handle("/", h)
 			mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 				close(slowStarted)
 				select {
-				case <-time.After(200 * time.Millisecond):
+				case <-allReturned:
+					if err := context.Cause(r.Context()); err != nil {
+						slowDone <- err
+						return
+					}
 					io.WriteString(w, "done")
 					slowDone <- nil
 				case <-r.Context().Done():
