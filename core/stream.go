@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -38,11 +37,14 @@ type Stream struct {
 	beatEvery time.Duration // heartbeat interval, 0 when off
 	retry     time.Duration // reconnection delay sent first, 0 for none
 	unwatch   []func() bool // stop the context.AfterFuncs that end the stream
-	writing   atomic.Bool   // a write to out is in progress
 
 	// unblockMu orders unblock, which runs on a goroutine of its own, with
-	// the end of the stream: once finished is set, nothing touches out.
+	// each write and with the end of the stream: unblock moves the
+	// deadline of a write in progress only, and once finished is set,
+	// nothing touches out.
 	unblockMu sync.Mutex
+	writing   bool // a write to out is in progress
+	moved     bool // unblock moved the deadline of the write in progress
 	finished  bool
 
 	mu        sync.Mutex
@@ -435,32 +437,35 @@ func (s *Stream) errLocked() error {
 // followed by another.
 //
 // A write that the stream's end interrupts (see [Stream.unblock]) fails at
-// once: the deadline is set, then the stream is checked, then the bytes go
-// out, so an end that comes after the check finds the write in progress.
+// once: the deadline is set, then the stream is checked and the write
+// marked in progress, together, then the bytes go out, so an end that
+// comes after the check finds the write in progress. A write that ends
+// well although the stream's end moved its deadline (the last bytes went
+// out meanwhile) clears the deadline: what the server writes after the
+// handler, the end of the response, must not fail for it.
 func (s *Stream) writeLocked(frames ...[]byte) error {
-	s.writing.Store(true)
-	defer s.writing.Store(false)
 	now := time.Now()
 	if s.timeout > 0 {
 		if err := s.out.SetWriteDeadline(now.Add(s.timeout)); err != nil {
 			return s.failLocked(err)
 		}
 	}
-	if err := s.errLocked(); err != nil {
+	s.unblockMu.Lock()
+	err := s.errLocked()
+	s.writing = err == nil
+	s.unblockMu.Unlock()
+	if err != nil {
 		return err
 	}
-	for _, p := range frames {
-		if len(p) == 0 {
-			continue
-		}
-		if _, err := s.out.Write(p); err != nil {
-			return s.failLocked(err)
-		}
-	}
-	if err := s.out.Flush(); err != nil {
+	err = s.writeOut(frames)
+	s.unblockMu.Lock()
+	moved := s.moved
+	s.writing, s.moved = false, false
+	s.unblockMu.Unlock()
+	if err != nil {
 		return s.failLocked(err)
 	}
-	if s.timeout > 0 {
+	if s.timeout > 0 || moved {
 		// Clear the deadline: HTTP/2 resets a stream whose deadline passes
 		// even while nothing is being written, which would kill an idle
 		// but healthy stream.
@@ -470,6 +475,19 @@ func (s *Stream) writeLocked(frames ...[]byte) error {
 	}
 	s.lastWrite = now
 	return nil
+}
+
+// writeOut writes frames to out and flushes them.
+func (s *Stream) writeOut(frames [][]byte) error {
+	for _, p := range frames {
+		if len(p) == 0 {
+			continue
+		}
+		if _, err := s.out.Write(p); err != nil {
+			return err
+		}
+	}
+	return s.out.Flush()
 }
 
 // writeFrames writes encoded frames and flushes them once.
@@ -499,8 +517,9 @@ func (s *Stream) abort(cause error) { s.cancel(cause) }
 func (s *Stream) unblock() {
 	s.unblockMu.Lock()
 	defer s.unblockMu.Unlock()
-	if !s.finished && s.writing.Load() {
-		s.out.SetWriteDeadline(time.Now()) // an error leaves the write to its own deadline
+	if !s.finished && s.writing {
+		// An error leaves the write to its own deadline.
+		s.moved = s.out.SetWriteDeadline(time.Now()) == nil
 	}
 }
 

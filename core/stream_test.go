@@ -25,10 +25,11 @@ import (
 )
 
 // arrive bounds the wait for something that must happen soon. It is
-// generous so that a loaded machine does not fail the tests; the bounds
-// that matter to a user (a stream ending within a second) are checked
-// separately.
-const arrive = 5 * time.Second
+// generous so that a loaded machine does not fail the tests (two -race runs
+// of the module at once on two busy cores made 0.3 s of work take over
+// 5 s); the bounds that matter to a user (a stream ending within a second)
+// are checked separately.
+const arrive = 20 * time.Second
 
 // liveProtocols are the protocols the tests over a real server run with.
 var liveProtocols = []struct {
@@ -899,24 +900,36 @@ func TestShutdownEndsStreams(t *testing.T) {
 	for _, p := range liveProtocols {
 		t.Run(p.name, func(t *testing.T) {
 			leaktest.Check(t)
-			var returned atomic.Int32
+			var returned, idle atomic.Int32
+			allReturned := make(chan struct{})
 			h, served := serveFunc(func(s *Stream) error {
-				defer returned.Add(1)
+				defer func() {
+					if returned.Add(1) == streams {
+						close(allReturned)
+					}
+				}()
 				if err := s.Send(Event{Data: "open"}); err != nil {
 					return err
 				}
+				idle.Add(1)
 				<-s.Done()
 				return nil
 			})
 			// An ordinary request in progress during the shutdown keeps its
-			// context: EndOnShutdown ends only streams.
+			// context: EndOnShutdown ends only streams. It finishes once
+			// the shutdown has ended every stream, so it is in progress
+			// while EndOnShutdown acts, however late the test runs.
 			slowStarted, slowDone := make(chan struct{}), make(chan error, 1)
 			mux := http.NewServeMux()
 			mux.Handle("/", h)
 			mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 				close(slowStarted)
 				select {
-				case <-time.After(200 * time.Millisecond):
+				case <-allReturned:
+					if err := context.Cause(r.Context()); err != nil {
+						slowDone <- err
+						return
+					}
 					io.WriteString(w, "done")
 					slowDone <- nil
 				case <-r.Context().Done():
@@ -932,6 +945,17 @@ func TestShutdownEndsStreams(t *testing.T) {
 				if got := readers[i].next(t, arrive, "first event").text; got != "data: open" {
 					t.Fatalf("stream %d: first frame = %q, want %q", i, got, "data: open")
 				}
+			}
+			// The client can read "open" before the server's Send has
+			// returned. An end that comes while a write is in progress
+			// may cut the stream (HTTP/2 resets it), so the streams must
+			// be idle, as the test says, before the shutdown.
+			waitIdle := time.Now().Add(arrive)
+			for idle.Load() != streams {
+				if time.Now().After(waitIdle) {
+					t.Fatalf("%d of %d streams idle after %v", idle.Load(), streams, arrive)
+				}
+				time.Sleep(time.Millisecond)
 			}
 
 			slowResp := make(chan error, 1)
@@ -1287,4 +1311,130 @@ func TestStreamLeavesRequestBodyUnread(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestEndAsLastWriteFinishes checks that a stream whose end (a shutdown, a
+// hub closing) comes just as its last write finishes leaves no deadline in
+// the past on the connection: the server writes the end of the response
+// (a chunked response's last chunk) after the handler returns, and the
+// client must see the stream end cleanly, not cut.
+func TestEndAsLastWriteFinishes(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		hook    string // where the stream ends: "flush" of the event, or "clear" of its deadline after it
+	}{
+		{"during the flush, no write timeout", 0, "flush"},
+		{"during the flush", time.Minute, "flush"},
+		{"as the deadline is cleared", time.Minute, "clear"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w := &deadlineWriter{set: make(chan time.Time, 16)}
+			hook := func() {
+				cancel()
+				if tt.hook == "flush" {
+					// The end moves the deadline of the write in progress;
+					// then the last bytes go out all the same.
+					receive(t, w.set, arrive, "the stream's end moving the deadline")
+					return
+				}
+				// The write is over: the end must leave the deadline
+				// alone. Give it the time to do otherwise.
+				select {
+				case d := <-w.set:
+					t.Errorf("the stream's end moved the deadline to %v after the write was over", d)
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			err := StreamTo(ctx, w, func(s *Stream) error {
+				w.arm(tt.hook, hook)
+				return s.Send(Event{Data: "last"})
+			}, WithWriteTimeout(tt.timeout), WithHeartbeat(0))
+			if err != nil {
+				t.Errorf("StreamTo = %v, want nil: the event went out", err)
+			}
+			if got, want := w.written(), "data: last\n\n"; got != want {
+				t.Errorf("written %q, want %q", got, want)
+			}
+			if d := w.lastDeadline(); !d.IsZero() && !d.After(time.Now()) {
+				t.Errorf("the stream left the write deadline in the past (%v): the end of the response would fail", d)
+			}
+		})
+	}
+}
+
+// deadlineWriter is a FlushWriter with a write deadline, as a connection
+// has. It records the last deadline set and, once armed, runs a hook once,
+// outside its lock, at the next flush or the next clearing of the
+// deadline.
+type deadlineWriter struct {
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	deadline time.Time
+	at       string // "flush" or "clear": where hook runs
+	hook     func()
+	running  bool           // the hook is running
+	set      chan time.Time // the deadlines set while the hook runs
+}
+
+func (w *deadlineWriter) arm(at string, hook func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.at, w.hook = at, hook
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *deadlineWriter) Flush() error {
+	w.run("flush")
+	return nil
+}
+
+func (w *deadlineWriter) SetWriteDeadline(d time.Time) error {
+	w.mu.Lock()
+	w.deadline = d
+	running := w.running
+	w.mu.Unlock()
+	if running {
+		w.set <- d
+	} else if d.IsZero() {
+		w.run("clear")
+	}
+	return nil
+}
+
+// run runs the hook if it is armed for at, and disarms it.
+func (w *deadlineWriter) run(at string) {
+	w.mu.Lock()
+	hook := w.hook
+	if w.at != at || w.running {
+		hook = nil
+	}
+	w.running = hook != nil
+	w.mu.Unlock()
+	if hook != nil {
+		hook()
+		w.mu.Lock()
+		w.at, w.hook, w.running = "", nil, false
+		w.mu.Unlock()
+	}
+}
+
+func (w *deadlineWriter) written() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func (w *deadlineWriter) lastDeadline() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.deadline
 }

@@ -18,6 +18,14 @@ const testTopic = "news"
 // the fault tests stay short.
 var fastRetry = []Option{WithBackoff(10*time.Millisecond, 200*time.Millisecond), WithBlock(500 * time.Millisecond)}
 
+// testQueue is the subscribers' queue size: every event a test publishes
+// fits. The tests check what is delivered, and some make the backend read
+// a burst (the thousands of entries added after a loss, read at once); with
+// the default queue of 256, the fan-out can fill a queue before the
+// scheduler, on a busy machine, runs the handler that drains it, and
+// DisconnectSlow then rightly cuts that client off.
+const testQueue = 1 << 14
+
 // instance is one server of a cluster: a hub on a Redis backend of its
 // own, serving testTopic over HTTP.
 type instance struct {
@@ -36,7 +44,7 @@ func newInstance(t testing.TB, url string, opts ...Option) *instance {
 	if err != nil {
 		t.Fatalf("Open(%s): %v", url, err)
 	}
-	hub, err := sse.NewHub(sse.WithBackend(b))
+	hub, err := sse.NewHub(sse.WithBackend(b), sse.WithQueueSize(testQueue))
 	if err != nil {
 		b.Close()
 		t.Fatalf("NewHub: %v", err)

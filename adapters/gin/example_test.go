@@ -119,7 +119,13 @@ func ExampleHandler_errorHandler() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	// The stream ends when the callback returns. Reading it to its end
+	// keeps the client there until then: a client that left first would
+	// make Send report that instead.
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		log.Fatal(err)
+	}
 	err = <-failed
 	fmt.Println(errors.Is(err, sse.ErrInvalidID))
 	// Output:

@@ -21,6 +21,7 @@ import (
 
 	sse "github.com/eventwire/sse/core"
 
+	"github.com/eventwire/sse/internal/leaktest"
 	"github.com/eventwire/sse/internal/syncbuf"
 )
 
@@ -385,14 +386,15 @@ func testRetry(t *testing.T, r Router, h2 bool) {
 }
 
 // testHeartbeat checks that sse.WithHeartbeat sets the interval of the
-// comments an idle stream sends: two must arrive well within a second,
-// where the default interval is 15 s.
+// comments an idle stream sends: two, 50 ms apart, must arrive within 10 s,
+// where the default interval is 15 s. The bound leaves a loaded machine
+// its time and still tells the option from the default.
 func testHeartbeat(t *testing.T, r Router, h2 bool) {
 	s := NewServer(t, r(func(s *sse.Stream) error {
 		<-s.Done()
 		return nil
 	}, sse.WithHeartbeat(50*time.Millisecond)), h2)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	resp := Get(t, ctx, s, Path, true)
 	CheckStream(t, resp)
@@ -467,8 +469,10 @@ func testErrorHandler(t *testing.T, r Router, h2 bool) {
 	}
 }
 
-// testDisconnect checks that a client going away ends the callback within
-// a second.
+// testDisconnect checks that a client going away ends the callback. The
+// stream sends no heartbeat, whose failed write would end it too, so
+// only the client's leaving can; the bound only keeps a broken adapter
+// from hanging the test.
 func testDisconnect(t *testing.T, r Router, h2 bool) {
 	ended := make(chan time.Time, 1)
 	s := NewServer(t, r(func(s *sse.Stream) error {
@@ -478,7 +482,7 @@ func testDisconnect(t *testing.T, r Router, h2 bool) {
 		<-s.Done()
 		ended <- time.Now()
 		return nil
-	}), h2)
+	}, sse.WithHeartbeat(0)), h2)
 	ctx, cancel := context.WithCancel(t.Context())
 	resp := Get(t, ctx, s, Path, true)
 	CheckStream(t, resp)
@@ -489,20 +493,18 @@ func testDisconnect(t *testing.T, r Router, h2 bool) {
 	cancel()
 	select {
 	case end := <-ended:
-		if d := end.Sub(gone); d > time.Second {
-			t.Errorf("callback ended %v after the client left, want within 1s", d)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("callback still running 2s after the client left")
+		t.Logf("the callback ended %v after the client left", end.Sub(gone))
+	case <-time.After(10 * time.Second):
+		t.Fatal("callback still running 10s after the client left")
 	}
 }
 
 // CheckNoLeaks fails with the stacks of any goroutine still running code
 // of this module, other than the caller's; run it from TestMain after the
-// tests. It waits up to a second for goroutines that are ending.
+// tests. It waits up to leaktest.Grace for goroutines that are ending.
 func CheckNoLeaks() error {
 	var leaked []string
-	for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(leaktest.Grace); ; time.Sleep(10 * time.Millisecond) {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
 		leaked = leaked[:0]
