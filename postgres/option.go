@@ -31,9 +31,10 @@ const (
 	DefaultConnectTimeout = 5 * time.Second
 )
 
-// Default history bounds: those of the in-memory hub,
-// [sse.DefaultHistoryCount] and [sse.DefaultHistoryAge], so that switching
-// backends keeps the replay horizon.
+// Default history bounds: those of one topic of the in-memory hub,
+// [sse.DefaultHistoryPerTopic] and [sse.DefaultHistoryAge], so that
+// switching backends keeps the replay horizon of a hub with one topic.
+// They bound all topics together (see the package documentation).
 const (
 	DefaultMaxLen = 1000
 	DefaultMaxAge = 10 * time.Minute

@@ -102,11 +102,11 @@ func TestHashTag(t *testing.T) {
 	}
 }
 
-// The Redis history defaults to the in-memory hub's, so that switching
-// backends keeps the replay horizon.
+// The Redis history defaults to one topic's of the in-memory hub, so that
+// switching backends keeps the replay horizon of a hub with one topic.
 func TestDefaultsMatchInMemoryHub(t *testing.T) {
-	if DefaultMaxLen != sse.DefaultHistoryCount || DefaultMaxAge != sse.DefaultHistoryAge {
-		t.Errorf("DefaultMaxLen, DefaultMaxAge = %d, %v; the in-memory hub keeps %d events for %v",
-			DefaultMaxLen, DefaultMaxAge, sse.DefaultHistoryCount, sse.DefaultHistoryAge)
+	if DefaultMaxLen != sse.DefaultHistoryPerTopic || DefaultMaxAge != sse.DefaultHistoryAge {
+		t.Errorf("DefaultMaxLen, DefaultMaxAge = %d, %v; the in-memory hub keeps %d events a topic for %v",
+			DefaultMaxLen, DefaultMaxAge, sse.DefaultHistoryPerTopic, sse.DefaultHistoryAge)
 	}
 }
