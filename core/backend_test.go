@@ -31,3 +31,15 @@ func TestInvalidIDs(t *testing.T) {
 	t.Cleanup(func() { hub.Close() })
 	backendtest.InvalidIDs(t, hub, nil)
 }
+
+// Hub.End ends the streams of a topic, as on every backend (see
+// redis.TestEnd, where it ends them on another server).
+func TestEnd(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := sse.NewHub()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	backendtest.End(t, hub, hub)
+}

@@ -14,6 +14,7 @@ import (
 type frame struct {
 	pos   string // the message's place in the log (Message.Pos)
 	bytes []byte
+	end   bool // an EndEvent: the stream ends after it (see Hub.End)
 }
 
 func newFrame(msg Message) (*frame, error) {
@@ -23,7 +24,7 @@ func newFrame(msg Message) (*frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &frame{pos: msg.position(), bytes: b}, nil
+	return &frame{pos: msg.position(), bytes: b, end: ev.Type == EndEvent}, nil
 }
 
 // position returns msg.Pos, or msg.ID for a backend that sets no Pos.
@@ -49,8 +50,9 @@ type subscriber struct {
 
 	mu       sync.Mutex
 	queue    []*frame
-	overflow bool // DisconnectSlow: the queue overflowed
-	dropped  int  // DropOldest: frames dropped since the last drain
+	end      *frame // the EndEvent that ends the stream after the queue; nil: none yet
+	overflow bool   // DisconnectSlow: the queue overflowed
+	dropped  int    // DropOldest: frames dropped since the last drain
 
 	removed bool   // guarded by hub.mu: no longer in the hub's sets
 	joined  uint64 // set by Hub.add: the number of the last message before it joined
@@ -83,11 +85,18 @@ func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
 // [Hub.drop]). The caller holds hub.mu for reading.
 func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 	sub.mu.Lock()
-	if sub.overflow {
+	if sub.overflow || sub.end != nil {
 		sub.mu.Unlock()
 		return false
 	}
 	for _, f := range frames {
+		if f.end {
+			// Kept beside the queue, whatever its room and the policy,
+			// so that the stream surely ends; what comes after it is not
+			// for this stream.
+			sub.end = f
+			break
+		}
 		switch {
 		case len(sub.queue) < sub.hub.cfg.queueSize:
 			sub.queue = append(sub.queue, f)
@@ -127,14 +136,15 @@ func (sub *subscriber) depth() int {
 	return len(sub.queue)
 }
 
-// take empties the queue into batch.
-func (sub *subscriber) take(batch []*frame) []*frame {
+// take empties the queue into batch, and returns the EndEvent that comes
+// after it, if any.
+func (sub *subscriber) take(batch []*frame) ([]*frame, *frame) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	batch = append(batch[:0], sub.queue...)
 	clear(sub.queue)
 	sub.queue = sub.queue[:0]
-	return batch
+	return batch, sub.end
 }
 
 // settle reports what the policy did since the last call: it calls the
@@ -181,7 +191,8 @@ func (sub *subscriber) run() (err error) {
 		if err := sub.settle(); err != nil {
 			return err
 		}
-		batch = sub.take(batch)
+		var end *frame
+		batch, end = sub.take(batch)
 		bufs = bufs[:0]
 		for _, f := range batch {
 			if replayed != nil { // drop what the replay already sent
@@ -194,6 +205,11 @@ func (sub *subscriber) run() (err error) {
 			}
 			bufs = append(bufs, f.bytes)
 		}
+		if end != nil {
+			if _, dup := replayed[end.pos]; !dup {
+				bufs = append(bufs, end.bytes)
+			}
+		}
 		err := sub.stream.writeFrames(bufs)
 		// Let go of the written frames: they may be large, and the
 		// history, not this subscriber, decides how long they live.
@@ -201,6 +217,9 @@ func (sub *subscriber) run() (err error) {
 		clear(bufs)
 		if err != nil {
 			return err
+		}
+		if end != nil {
+			return ErrEnded
 		}
 	}
 }
@@ -241,11 +260,20 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 		}
 		sent[f.pos] = struct{}{}
 		bufs = append(bufs, f.bytes)
+		if f.end {
+			return ErrEnded // the stream ended there: it ends again
+		}
 		if len(bufs) >= replayBatch {
 			err, bufs = sub.stream.writeFrames(bufs), bufs[:0]
 		}
 		return err
 	})
+	if errors.Is(err, ErrEnded) {
+		if err := sub.stream.writeFrames(bufs); err != nil {
+			return nil, err
+		}
+		return nil, ErrEnded
+	}
 	if errors.Is(err, ErrUnknownID) {
 		// The ID is unknown, or the history lost events while the replay
 		// ran: send what was replayed, then the reset.

@@ -78,3 +78,13 @@ func TestPollWithoutNotification(t *testing.T) {
 		t.Errorf("received %+v, want the unannounced event", ev)
 	}
 }
+
+// Hub.End on one server ends the streams of its topic on another server
+// sharing the table (see sse.TestEnd).
+func TestEnd(t *testing.T) {
+	leaktest.Check(t)
+	pg := sharedPostgres(t)
+	table := newTable(t)
+	a, b := newInstance(t, pg.url(), table), newInstance(t, pg.url(), table)
+	backendtest.End(t, a.hub, b.hub)
+}

@@ -309,3 +309,12 @@ func TestPublishWhileRedisFrozen(t *testing.T) {
 		t.Errorf("Publish with no connection = %v, want an error saying not published", err)
 	}
 }
+
+// Hub.End on one server ends the streams of its topic on another server
+// sharing the Redis stream (see sse.TestEnd).
+func TestEnd(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	a, b := newInstance(t, rs.url()), newInstance(t, rs.url())
+	backendtest.End(t, a.hub, b.hub)
+}

@@ -149,6 +149,34 @@ func InvalidIDs(t *testing.T, hub *sse.Hub, backend sse.Backend) {
 	}
 }
 
+// End checks that publisher.End ends the streams of its topic on
+// subscriber, a hub on the same backend (or the same hub): each receives
+// the events published before, then the end event with its reason, and its
+// stream ends.
+func End(t *testing.T, publisher, subscriber *sse.Hub) {
+	t.Helper()
+	srv := httptest.NewServer(sse.Handler(subscriber.StreamFunc(topic), sse.WithHeartbeat(0)))
+	t.Cleanup(srv.Close)
+	c := Connect(t, srv.Client(), srv.URL, "stream to end", "")
+	WaitSubscribers(t, subscriber, 1)
+	publish(t, publisher, sse.Event{Data: "before"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := publisher.End(ctx, "access revoked", topic); err != nil {
+		t.Fatalf("End: %v", err)
+	}
+	got := c.Take(t, 2)
+	if got[0].Data != "before" || got[1].Type != sse.EndEvent || got[1].Data != "access revoked" {
+		t.Fatalf("events %s; want the one before, then the end with its reason", Describe(got))
+	}
+	select {
+	case <-c.ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream is still open after its end event")
+	}
+	WaitSubscribers(t, subscriber, 0)
+}
+
 func publish(t *testing.T, hub *sse.Hub, ev sse.Event) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
