@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -125,31 +123,5 @@ func (b *Backend) Close() error {
 func (b *Backend) log(level slog.Level, msg string, args ...any) {
 	if b.cfg.logger != nil {
 		b.cfg.logger.Log(context.Background(), level, msg, args...)
-	}
-}
-
-// backoff returns the wait before attempt n+1 after n failures: the
-// minimum doubled n-1 times, capped at the maximum, with its upper half
-// random.
-func backoff(n int, minWait, maxWait time.Duration) time.Duration {
-	d := minWait
-	for ; n > 1 && d < maxWait; n-- {
-		d = min(2*d, maxWait)
-		if d <= 0 { // overflowed
-			d = maxWait
-		}
-	}
-	return d/2 + mrand.N(d/2+1)
-}
-
-// sleep waits for d and reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	sse "github.com/eventwire/sse/core"
+	"github.com/eventwire/sse/internal/backoff"
 )
 
 // readCount bounds the rows one read of the listener returns.
@@ -256,7 +257,7 @@ func (l *listener) fail(what string, err error) {
 		l.conn = nil
 	}
 	l.failures++
-	wait := backoff(l.failures, l.b.cfg.backoffMin, l.b.cfg.backoffMax)
+	wait := backoff.Delay(l.failures, l.b.cfg.backoffMin, l.b.cfg.backoffMax)
 	l.b.log(slog.LevelWarn, "ssepg: "+what+"; retrying", "attempt", l.failures, "wait", wait, "err", err)
-	sleep(l.b.ctx, wait)
+	backoff.Sleep(l.b.ctx, wait)
 }

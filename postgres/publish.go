@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	sse "github.com/eventwire/sse/core"
+	"github.com/eventwire/sse/internal/backoff"
 )
 
 // ErrPublishUnknown reports a publish whose outcome is unknown: the
@@ -98,9 +99,9 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 		if cause := context.Cause(ctx); cause != nil {
 			return fmt.Errorf("ssepg: not published: %w (last error: %v)", cause, err)
 		}
-		wait := backoff(attempt, b.cfg.backoffMin, b.cfg.backoffMax)
+		wait := backoff.Delay(attempt, b.cfg.backoffMin, b.cfg.backoffMax)
 		b.log(slog.LevelWarn, "ssepg: publish failed; retrying", "attempt", attempt, "wait", wait, "err", err)
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return fmt.Errorf("ssepg: not published: %w (last error: %v)", context.Cause(ctx), err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	sse "github.com/eventwire/sse/core"
+	"github.com/eventwire/sse/internal/backoff"
 )
 
 // readCount bounds the entries one read of the listener returns.
@@ -293,9 +294,9 @@ func (l *listener) fail(what string, err error) {
 		return
 	}
 	l.failures++
-	wait := backoff(l.failures, l.b.cfg.backoffMin, l.b.cfg.backoffMax)
+	wait := backoff.Delay(l.failures, l.b.cfg.backoffMin, l.b.cfg.backoffMax)
 	l.b.log(slog.LevelWarn, "sseredis: "+what+"; retrying", "attempt", l.failures, "wait", wait, "err", err)
-	sleep(l.b.ctx, wait)
+	backoff.Sleep(l.b.ctx, wait)
 }
 
 // dialCounter is a go-redis hook that counts the connections the client

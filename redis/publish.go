@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	sse "github.com/eventwire/sse/core"
+	"github.com/eventwire/sse/internal/backoff"
 )
 
 // retryScan bounds how many of the newest entries a retried publish
@@ -261,9 +261,9 @@ func (b *Backend) attempts(ctx context.Context, args []any) error {
 		if errors.Is(err, errAbandoned) || !transient(err) {
 			return err
 		}
-		wait := backoff(attempt, b.cfg.backoffMin, b.cfg.backoffMax)
+		wait := backoff.Delay(attempt, b.cfg.backoffMin, b.cfg.backoffMax)
 		b.log(slog.LevelWarn, "sseredis: publish failed; retrying", "attempt", attempt, "wait", wait, "err", err)
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return fmt.Errorf("%w (last error: %v)", context.Cause(ctx), err)
 		}
 	}
@@ -339,30 +339,4 @@ func transient(err error) bool {
 		}
 	}
 	return false
-}
-
-// backoff returns the wait before attempt n+1 after n failures: the
-// minimum doubled n-1 times, capped at the maximum, with its upper half
-// random.
-func backoff(n int, minWait, maxWait time.Duration) time.Duration {
-	d := minWait
-	for ; n > 1 && d < maxWait; n-- {
-		d = min(2*d, maxWait)
-		if d <= 0 { // overflowed
-			d = maxWait
-		}
-	}
-	return d/2 + mrand.N(d/2+1)
-}
-
-// sleep waits for d and reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
