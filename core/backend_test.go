@@ -43,3 +43,15 @@ func TestEnd(t *testing.T) {
 	t.Cleanup(func() { hub.Close() })
 	backendtest.End(t, hub, hub)
 }
+
+// Streams that end at their lifetime lose nothing through the in-memory
+// log, as on every backend (see redis.TestRotation).
+func TestRotation(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := sse.NewHub()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	backendtest.Rotation(t, hub)
+}

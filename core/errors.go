@@ -52,6 +52,10 @@ var (
 	// away, a write failed or timed out, or the server is shutting down.
 	ErrClosed = errors.New("sse: stream closed")
 
+	// ErrMaxLifetime is the cause with which a stream's context ends when
+	// the stream reached the lifetime of [WithMaxLifetime].
+	ErrMaxLifetime = errors.New("sse: stream reached its maximum lifetime")
+
 	// ErrEventTooLarge reports an event in a read stream that exceeds the
 	// decoder's size limit.
 	ErrEventTooLarge = errors.New("sse: event too large")

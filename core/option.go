@@ -28,6 +28,7 @@ type config struct {
 	heartbeat    time.Duration
 	writeTimeout time.Duration
 	retry        time.Duration
+	lifetime     time.Duration                    // WithMaxLifetime
 	onError      func(r *http.Request, err error) // nil: the default, see report
 	// noDeadline is set once ErrNoWriteDeadline has been reported. The
 	// streams of one Handler share it, and so do those of one
@@ -73,6 +74,22 @@ func WithWriteTimeout(d time.Duration) Option {
 // below one millisecond none is sent.
 func WithRetry(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.retry = max(d, 0) })
+}
+
+// WithMaxLifetime ends the stream once it has been open for a time drawn
+// at random between d and 1.25 d, so that streams opened together do not
+// end together: long-lived connections then spread over the servers that
+// a scale-out added, and none outlives a deploy for ever. The stream's
+// last frame is a retry field asking the client to reconnect after a
+// random delay under a second (under the [WithRetry] delay, if that is
+// shorter): its EventSource, or [Events], reconnects with its
+// Last-Event-ID to whichever server the load balancer picks, and a stream
+// served from a [Hub] resumes there without loss. The stream's context
+// then ends with [ErrMaxLifetime], and a [StreamFunc] returns as it does
+// when the client leaves; nothing is logged. Zero, the default, or a
+// negative d is no limit. It costs one timer per stream.
+func WithMaxLifetime(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.lifetime = max(d, 0) })
 }
 
 // WithErrorHandler sets fn to observe what goes wrong once a stream has

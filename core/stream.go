@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -53,7 +54,9 @@ type Stream struct {
 	buf       []byte // frame buffer, reused across events
 	lastWrite time.Time
 	beat      *time.Timer
-	beats     sync.WaitGroup // one count per armed or running heartbeat
+	life      *time.Timer    // ends the stream at its lifetime (WithMaxLifetime); nil when off
+	lifetime  time.Duration  // WithMaxLifetime, 0 when off
+	beats     sync.WaitGroup // one count per armed or running heartbeat or lifetime timer
 }
 
 // maxKeptBuffer bounds the frame buffer a stream keeps between events, so
@@ -274,6 +277,7 @@ func newStream(ctx context.Context, out sink, cfg config) *Stream {
 		timeout:   cfg.writeTimeout,
 		beatEvery: cfg.heartbeat,
 		retry:     cfg.retry,
+		lifetime:  cfg.lifetime,
 	}
 	s.unwatch = append(s.unwatch, context.AfterFunc(ctx, s.unblock))
 	return s
@@ -318,6 +322,10 @@ func (s *Stream) openLocked(writeHeader func()) error {
 		s.beats.Add(1)
 		s.beat = time.AfterFunc(s.beatEvery, s.heartbeat)
 	}
+	if s.lifetime > 0 {
+		s.beats.Add(1)
+		s.life = time.AfterFunc(s.lifetime+rand.N(s.lifetime/4+1), s.expire)
+	}
 	return nil
 }
 
@@ -330,6 +338,9 @@ func (s *Stream) finish() {
 	}
 	s.mu.Unlock()
 	if s.beat != nil && s.beat.Stop() {
+		s.beats.Done()
+	}
+	if s.life != nil && s.life.Stop() {
 		s.beats.Done()
 	}
 	s.beats.Wait()
@@ -546,6 +557,34 @@ func (s *Stream) heartbeat() {
 	}
 	s.beats.Add(1)
 	s.beat.Reset(next)
+}
+
+// rotationRetry bounds the reconnection delay a stream that reached its
+// lifetime asks for (see [WithMaxLifetime]).
+const rotationRetry = time.Second
+
+// expire ends a stream that reached its lifetime (see [WithMaxLifetime]):
+// it asks the client to come back after a short random delay, then ends
+// the stream. An error of that last write ends the stream all the same.
+func (s *Stream) expire() {
+	defer s.beats.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.errLocked() != nil {
+		return
+	}
+	limit := rotationRetry
+	if s.retry >= time.Millisecond {
+		limit = min(limit, s.retry)
+	}
+	hint := time.Millisecond + rand.N(limit).Truncate(time.Millisecond)
+	if frame, err := s.enc.append(s.buf[:0], &Event{Retry: hint}); err == nil {
+		if s.writeLocked(frame) != nil {
+			return // failed: the stream has ended
+		}
+	}
+	s.err = fmt.Errorf("%w: %w", ErrClosed, ErrMaxLifetime)
+	s.cancel(ErrMaxLifetime)
 }
 
 // lastEventID returns the client's last event ID from the header or, if

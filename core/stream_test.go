@@ -1438,3 +1438,51 @@ func (w *deadlineWriter) lastDeadline() time.Time {
 	defer w.mu.Unlock()
 	return w.deadline
 }
+
+// TestMaxLifetime checks that WithMaxLifetime ends the stream, not before
+// its lifetime, with a retry field asking for a reconnection within a
+// second (or within the stream's own retry), after which the response
+// ends cleanly and the stream's context reports ErrMaxLifetime.
+func TestMaxLifetime(t *testing.T) {
+	const lifetime = 50 * time.Millisecond
+	for _, p := range liveProtocols {
+		for _, retry := range []time.Duration{0, 200 * time.Millisecond} {
+			t.Run(fmt.Sprintf("%s/retry=%v", p.name, retry), func(t *testing.T) {
+				causes := make(chan error, 1)
+				h, served := serveFunc(func(s *Stream) error {
+					<-s.Done()
+					causes <- context.Cause(s.Context())
+					return s.Err()
+				}, WithHeartbeat(0), WithRetry(retry), WithMaxLifetime(lifetime))
+				ls := startLiveServer(t, p.http2, h, nil)
+				start := time.Now()
+				resp, cancel := doStream(t, ls, "/", nil)
+				defer cancel()
+				body, err := io.ReadAll(resp.Body)
+				elapsed := time.Since(start)
+				if err != nil {
+					t.Fatalf("the stream did not end cleanly: %v after %q", err, body)
+				}
+				frames := strings.Split(strings.TrimSuffix(string(body), "\n\n"), "\n\n")
+				last := frames[len(frames)-1]
+				ms, err := strconv.Atoi(strings.TrimPrefix(last, "retry: "))
+				limit := 1000
+				if retry > 0 {
+					limit = int(retry.Milliseconds())
+				}
+				if !strings.HasPrefix(last, "retry: ") || err != nil || ms < 1 || ms > limit {
+					t.Errorf("last frame %q, want a retry of 1 to %d ms", last, limit)
+				}
+				if elapsed < lifetime {
+					t.Errorf("the stream ended after %v, before its lifetime of %v", elapsed, lifetime)
+				}
+				if cause := receive(t, causes, arrive, "the stream's cause"); cause != ErrMaxLifetime {
+					t.Errorf("the stream's context ended with %v, want ErrMaxLifetime", cause)
+				}
+				if err := receive(t, served, arrive, "Serve's result"); !errors.Is(err, ErrMaxLifetime) || !errors.Is(err, ErrClosed) {
+					t.Errorf("Serve returned %v, want ErrClosed and ErrMaxLifetime", err)
+				}
+			})
+		}
+	}
+}

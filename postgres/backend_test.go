@@ -88,3 +88,11 @@ func TestEnd(t *testing.T) {
 	a, b := newInstance(t, pg.url(), table), newInstance(t, pg.url(), table)
 	backendtest.End(t, a.hub, b.hub)
 }
+
+// Streams that end at their lifetime lose nothing through Postgres (see
+// sse.TestRotation).
+func TestRotation(t *testing.T) {
+	leaktest.Check(t)
+	pg := sharedPostgres(t)
+	backendtest.Rotation(t, newInstance(t, pg.url(), newTable(t)).hub)
+}

@@ -318,3 +318,11 @@ func TestEnd(t *testing.T) {
 	a, b := newInstance(t, rs.url()), newInstance(t, rs.url())
 	backendtest.End(t, a.hub, b.hub)
 }
+
+// Streams that end at their lifetime lose nothing through Redis (see
+// sse.TestRotation).
+func TestRotation(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	backendtest.Rotation(t, newInstance(t, rs.url()).hub)
+}

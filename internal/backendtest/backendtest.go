@@ -9,8 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,6 +179,70 @@ func End(t *testing.T, publisher, subscriber *sse.Hub) {
 		t.Fatal("the stream is still open after its end event")
 	}
 	WaitSubscribers(t, subscriber, 0)
+}
+
+// Rotation checks that streams that end at their lifetime
+// ([sse.WithMaxLifetime]) lose nothing: a client reading with sse.Events
+// while events are published reconnects after each rotation, resumes from
+// its Last-Event-ID, and receives every event once, in order.
+func Rotation(t *testing.T, hub *sse.Hub) {
+	t.Helper()
+	srv := httptest.NewServer(sse.Handler(hub.StreamFunc(topic), sse.WithHeartbeat(0), sse.WithMaxLifetime(20*time.Millisecond)))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rotations atomic.Int32
+	hook := sse.WithReconnectHook(func(r sse.Reconnect) {
+		if errors.Is(r.Cause, io.EOF) {
+			rotations.Add(1)
+		}
+	})
+	received := make(chan string, 1<<14)
+	done := make(chan error, 1)
+	go func() {
+		for ev, err := range sse.Events(srv.Client(), req, hook, sse.WithReconnectDelay(time.Millisecond)) {
+			if err != nil {
+				done <- err
+				return
+			}
+			received <- ev.Data
+		}
+		done <- nil
+	}()
+	WaitSubscribers(t, hub, 1)
+	// Publish, paced, until the streams have rotated a few times, then a
+	// last event: the client must have each of them once, in order.
+	var published []string
+	for i := 0; rotations.Load() < 3 || i < 50; i++ {
+		if i == 10_000 {
+			t.Fatalf("only %d rotations after %d events", rotations.Load(), i)
+		}
+		data := strconv.Itoa(i)
+		publish(t, hub, sse.Event{Data: data})
+		published = append(published, data)
+		time.Sleep(200 * time.Microsecond) // pacing, so that rotations fall between events
+	}
+	var got []string
+	deadline := time.After(20 * time.Second) // a hang guard
+	for len(got) < len(published) {
+		select {
+		case data := <-received:
+			got = append(got, data)
+		case err := <-done:
+			t.Fatalf("the client ended (%v) after %d of %d events", err, len(got), len(published))
+		case <-deadline:
+			t.Fatalf("the client has %d of %d events after 20s", len(got), len(published))
+		}
+	}
+	if !slices.Equal(got, published) {
+		t.Errorf("received %d events, not the %d published, once each, in order", len(got), len(published))
+	}
+	cancel()
+	<-done
 }
 
 func publish(t *testing.T, hub *sse.Hub, ev sse.Event) {
