@@ -840,13 +840,17 @@ func stall(first string) http.HandlerFunc {
 
 func TestClientIdleTimeout(t *testing.T) {
 	leaktest.Check(t)
-	const idle = 100 * time.Millisecond
+	// The heartbeat stream lasts longer than the timeout and is never idle
+	// for it, by a margin (20 times its interval) that a busy machine's
+	// scheduling does not use up.
+	const idle = time.Second
+	const beats, every = 30, 50 * time.Millisecond
 	heartbeats := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, "id: 2\ndata: b\n\n")
-		for range 8 { // 320 ms in all: longer than the timeout, never idle for it
+		for range beats {
 			w.(http.Flusher).Flush()
-			time.Sleep(40 * time.Millisecond)
+			time.Sleep(every)
 			io.WriteString(w, ":\n\n")
 		}
 	}
@@ -866,7 +870,7 @@ func TestClientIdleTimeout(t *testing.T) {
 	if len(sc.requests()) != 4 {
 		t.Errorf("%d requests, want 4", len(sc.requests()))
 	}
-	if d := time.Since(start); d < 2*idle+300*time.Millisecond {
+	if d := time.Since(start); d < 2*idle+beats*every {
 		t.Errorf("took %v: the timeouts fired early", d)
 	}
 }

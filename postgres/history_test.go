@@ -92,8 +92,11 @@ func TestHistoryMaxAge(t *testing.T) {
 	if err != nil || len(replayed) != 0 {
 		t.Errorf("replay after the newest event: %v, %+v; want nothing, without error", err, replayed)
 	}
-	in.publish(t, "after")
+	// Connected before the next event, which makes the newest one old
+	// enough to go.
 	recent := in.connect(t, "resuming from the newest event", got[1].ID)
+	backendtest.WaitSubscribers(t, in.hub, 3)
+	in.publish(t, "after")
 	if ev := recent.Next(t); ev.Data != "after" {
 		t.Errorf("%s: first event %+v, want the one published after it", recent.Name, ev)
 	}
