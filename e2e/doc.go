@@ -9,7 +9,9 @@
 // and resumes after a crash and a Ctrl-C (the llm example's page instead
 // posts a prompt with fetch and must show the streamed answer exactly, as
 // its model generated it once, and its SSE parser must read a tricky
-// stream however it is cut); the test server
+// stream however it is cut; the feed example's page, logged in as one
+// user, must show exactly that user's notifications live and, on logout,
+// the end's reason, its EventSource closed for good); the test server
 // (internal/testserver, with the expectations in internal/cases) sends
 // tricky encodings that must arrive exactly and injection attempts that
 // must leave no trace, resumes a non-ASCII Last-Event-ID after a kill, and

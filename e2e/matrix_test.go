@@ -73,6 +73,7 @@ func TestBrowsers(t *testing.T) {
 						t.Run("example-"+ex.name, func(t *testing.T) { checkExample(t, b, ex) })
 					}
 					t.Run("example-llm", func(t *testing.T) { checkLLM(t, b) })
+					t.Run("example-feed", func(t *testing.T) { checkFeed(t, b) })
 					runChecks(t, b, cell{name: "h1"}, direct)
 				})
 				t.Run("nginx", func(t *testing.T) { runChecks(t, b, cell{name: "h1", proxy: true}, proxied) })
