@@ -29,6 +29,7 @@ type config struct {
 	writeTimeout time.Duration
 	retry        time.Duration
 	lifetime     time.Duration                    // WithMaxLifetime
+	limit        *Limit                           // WithLimit
 	onError      func(r *http.Request, err error) // nil: the default, see report
 	// noDeadline is set once ErrNoWriteDeadline has been reported. The
 	// streams of one Handler share it, and so do those of one

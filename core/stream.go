@@ -133,6 +133,13 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	if cfg.limit != nil {
+		release, ok := cfg.limit.acquire(r)
+		if !ok {
+			return cfg.limit.refuse(w, r)
+		}
+		defer release()
+	}
 	if r.ProtoMajor == 1 && r.Body != nil && r.Body != http.NoBody {
 		switch duplex, err := readWhileStreaming(h, rc); {
 		case err != nil:
