@@ -85,6 +85,7 @@ type Hub struct {
 	skipped    atomic.Uint64
 	dropped    atomic.Uint64
 	slowClosed atomic.Uint64
+	timedOut   atomic.Uint64 // subscribers whose write timed out
 	nsubs      atomic.Int64
 }
 
@@ -218,6 +219,9 @@ func (h *Hub) Subscribe(s *Stream, topics ...string) error {
 	defer h.remove(sub)
 	h.cfg.hooks.connect(s, topics)
 	err := sub.run()
+	if s.timedOut.Load() {
+		h.timedOut.Add(1)
+	}
 	h.cfg.hooks.disconnect(s, topics, err)
 	h.cfg.log(slog.LevelDebug, "sse: subscriber left", "topics", topics, "err", err)
 	return nil
@@ -413,6 +417,7 @@ func (h *Hub) deliver(msg Message) {
 			h.cfg.log(slog.LevelError, "sse: hub skips an event it cannot encode", "id", msg.ID, "err", err)
 			return
 		}
+		h.keyFrame(f, msg)
 		h.published.Add(1)
 	}
 	// deliver is never called concurrently, so the messages reach the
@@ -614,9 +619,15 @@ type Stats struct {
 	Subscribers     int    // streams subscribed now
 	Published       uint64 // events published on the hub's log (by any hub sharing it) and fanned out to the subscribers here
 	Skipped         uint64 // events in the log skipped because they cannot be encoded
-	Dropped         uint64 // queued events dropped under DropOldest
+	Dropped         uint64 // queued events dropped under DropOldest, or replaced or dropped under KeepLatest
 	SlowDisconnects uint64 // subscribers disconnected under DisconnectSlow
-	QueueDepth      int    // events queued for all subscribers now
+	// DroppedClients counts the subscribers the hub's side cut off,
+	// whatever the cause: SlowDisconnects and the streams whose write
+	// timed out (see [WithWriteTimeout]), which is how a client that stops
+	// reading leaves under DropOldest and KeepLatest. Clients that leave
+	// and the hub's shutdown are not counted.
+	DroppedClients uint64
+	QueueDepth     int // events queued for all subscribers now
 }
 
 // Stats returns the hub's counters. It visits every subscriber's queue,
@@ -628,6 +639,7 @@ func (h *Hub) Stats() Stats {
 		Skipped:         h.skipped.Load(),
 		Dropped:         h.dropped.Load(),
 		SlowDisconnects: h.slowClosed.Load(),
+		DroppedClients:  h.slowClosed.Load() + h.timedOut.Load(),
 	}
 	h.mu.RLock()
 	for sub := range h.all {

@@ -39,6 +39,7 @@ type Stream struct {
 	retry     time.Duration // reconnection delay sent first, 0 for none
 	unwatch   []func() bool // stop the context.AfterFuncs that end the stream
 	writing   atomic.Bool   // a write to out is in progress
+	timedOut  atomic.Bool   // a write failed after waiting the whole write timeout
 
 	// unblockMu orders unblock, which runs on a goroutine of its own, with
 	// the end of the stream: once finished is set, nothing touches out.
@@ -454,11 +455,11 @@ func (s *Stream) writeLocked(frames ...[]byte) error {
 			continue
 		}
 		if _, err := s.out.Write(p); err != nil {
-			return s.failLocked(err)
+			return s.writeFailedLocked(now, err)
 		}
 	}
 	if err := s.out.Flush(); err != nil {
-		return s.failLocked(err)
+		return s.writeFailedLocked(now, err)
 	}
 	if s.timeout > 0 {
 		// Clear the deadline: HTTP/2 resets a stream whose deadline passes
@@ -502,6 +503,17 @@ func (s *Stream) unblock() {
 	if !s.finished && s.writing.Load() {
 		s.out.SetWriteDeadline(time.Now()) // an error leaves the write to its own deadline
 	}
+}
+
+// writeFailedLocked ends the stream after a write that started at start
+// failed with err, noting whether it waited out the write timeout: only
+// the deadline fails a write that late, since the stream's end moves the
+// deadline earlier (see [Stream.unblock]).
+func (s *Stream) writeFailedLocked(start time.Time, err error) error {
+	if s.timeout > 0 && time.Since(start) >= s.timeout {
+		s.timedOut.Store(true)
+	}
+	return s.failLocked(err)
 }
 
 func (s *Stream) failLocked(err error) error {

@@ -13,6 +13,7 @@ import (
 // frame is one encoded event, shared read-only by every queue it is in.
 type frame struct {
 	pos   string // the message's place in the log (Message.Pos)
+	key   string // for KeepLatest and WithLatest (see Hub.keyFrame); "": none
 	bytes []byte
 }
 
@@ -50,7 +51,12 @@ type subscriber struct {
 	mu       sync.Mutex
 	queue    []*frame
 	overflow bool // DisconnectSlow: the queue overflowed
-	dropped  int  // DropOldest: frames dropped since the last drain
+	dropped  int  // DropOldest, KeepLatest: frames dropped since the last drain
+
+	// KeepLatest: the queue's place of each key's frame, and how many
+	// places hold nil, the frames replaced (see queueLatest).
+	keys  map[string]int
+	holes int
 
 	removed bool   // guarded by hub.mu: no longer in the hub's sets
 	joined  uint64 // set by Hub.add: the number of the last message before it joined
@@ -89,6 +95,8 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 	}
 	for _, f := range frames {
 		switch {
+		case sub.hub.cfg.policy == KeepLatest:
+			sub.queueLatest(f)
 		case len(sub.queue) < sub.hub.cfg.queueSize:
 			sub.queue = append(sub.queue, f)
 		case sub.hub.cfg.policy == DropOldest:
@@ -124,16 +132,23 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 func (sub *subscriber) depth() int {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	return len(sub.queue)
+	return len(sub.queue) - sub.holes
 }
 
 // take empties the queue into batch.
 func (sub *subscriber) take(batch []*frame) []*frame {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	batch = append(batch[:0], sub.queue...)
+	batch = batch[:0]
+	for _, f := range sub.queue {
+		if f != nil { // not a hole left by KeepLatest
+			batch = append(batch, f)
+		}
+	}
 	clear(sub.queue)
 	sub.queue = sub.queue[:0]
+	clear(sub.keys)
+	sub.holes = 0
 	return batch
 }
 
