@@ -48,7 +48,9 @@ var (
 //
 // A reconnecting client (Last-Event-ID) first receives exactly the events
 // it missed, from the hub's history (see [WithHistory]); if that is not
-// possible it receives a [ResetEvent].
+// possible it receives a [ResetEvent]. Topics of live values can instead
+// hand every new or reconnecting client their latest events (see
+// [WithLatest] and [WithLiveValues]).
 //
 // A Hub is safe for concurrent use. It owns one goroutine, the fan-out,
 // which [Hub.Shutdown] ends with every subscription.
@@ -199,7 +201,8 @@ func newMessage(ev Event, topics []string) (Message, error) {
 
 // Subscribe streams the events published to topics to s until s ends or
 // the hub shuts down, and returns nil then. A client that reconnects with a
-// Last-Event-ID first receives the events it missed, or a [ResetEvent].
+// Last-Event-ID first receives the events it missed, or a [ResetEvent];
+// under [WithLatest] a client first receives its topics' latest events.
 // It runs on the caller's goroutine (the handler's) and returns an error
 // only when the subscription cannot start: [ErrNoTopic], [ErrHubClosed],
 // or [ErrTooManyTopics] past the bound of [WithMaxTopics]. What an event
@@ -243,7 +246,7 @@ func (h *Hub) add(sub *subscriber) bool {
 	}
 	// Messages numbered up to here are in the log already: the replay
 	// sends those the client missed, the fan-out skips them for sub.
-	sub.joined = h.seq.Load()
+	sub.joined = h.join(sub)
 	for _, t := range sub.distinct {
 		set := h.topics[t]
 		if set == nil {
@@ -423,7 +426,7 @@ func (h *Hub) deliver(msg Message) {
 	// deliver is never called concurrently, so the messages reach the
 	// fan-out in the order of their numbers.
 	select {
-	case h.fan <- fanItem{seq: h.seq.Add(1), frame: f, topics: msg.Topics}:
+	case h.fan <- fanItem{seq: h.number(f, msg.Topics), frame: f, topics: msg.Topics}:
 	case <-h.done:
 	}
 }

@@ -112,6 +112,7 @@ type hubConfig struct {
 	maxTopics int // 0: no bound
 	policy    SlowPolicy
 	key       func(Message) string // nil: defaultKey
+	latest    *latestTopics        // nil: no topic keeps its latest events
 	hooks     Hooks
 	logger    *slog.Logger
 }

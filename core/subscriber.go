@@ -60,6 +60,11 @@ type subscriber struct {
 
 	removed bool   // guarded by hub.mu: no longer in the hub's sets
 	joined  uint64 // set by Hub.add: the number of the last message before it joined
+
+	// Set by Hub.join under WithLatest: the latest events of its topics
+	// when it joined, sent first, and whether every topic keeps them.
+	latest  [][]byte
+	allKept bool
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
@@ -231,13 +236,17 @@ const maxEchoedID = 64
 // replay sends the events the client missed since its Last-Event-ID and
 // returns the log positions it sent, so that the same events, published
 // while the replay ran and queued too, are not sent twice. A client whose
-// ID the log does not hold gets a ResetEvent. An entry of the log that
-// cannot be encoded (written by another program, say) is skipped, logged
-// and counted: it never cuts the replay short.
+// ID the log does not hold gets a ResetEvent, unless all its topics keep
+// their latest events (see [WithLatest]); these go to it then, and to a
+// client without an ID. An entry of the log that cannot be encoded
+// (written by another program, say) is skipped, logged and counted: it
+// never cuts the replay short.
 func (sub *subscriber) replay() (map[string]struct{}, error) {
+	latest := sub.latest
+	sub.latest = nil // sent at most once; not kept for the stream's life
 	last := sub.stream.LastEventID()
 	if last == "" {
-		return nil, nil
+		return nil, sub.stream.writeFrames(latest)
 	}
 	sent := make(map[string]struct{})
 	var bufs [][]byte
@@ -260,13 +269,24 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 	})
 	if errors.Is(err, ErrUnknownID) {
 		// The ID is unknown, or the history lost events while the replay
-		// ran: send what was replayed, then the reset.
-		reset := Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %s", quoteID(last))}
-		frame, err := reset.AppendText(nil)
-		if err != nil {
-			return nil, err
+		// ran: send what was replayed, then the reset, then the latest
+		// events.
+		if !sub.allKept {
+			reset := Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %s", quoteID(last))}
+			frame, err := reset.AppendText(nil)
+			if err != nil {
+				return nil, err
+			}
+			bufs = append(bufs, frame)
 		}
-		return sent, sub.stream.writeFrames(append(bufs, frame))
+		if len(latest) > 0 {
+			// The latest events are older than what the replay may have
+			// sent of what was published since the client joined: send
+			// that again after them, from the queue, so that the client
+			// ends with the newest values.
+			sent = nil
+		}
+		return sent, sub.stream.writeFrames(append(bufs, latest...))
 	}
 	if err != nil {
 		return nil, err
