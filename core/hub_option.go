@@ -24,7 +24,9 @@ const (
 	// an event replaces the one of the same key still waiting for the
 	// subscriber, and the queue keeps publish order. A client that falls
 	// behind receives the latest value of every key when it catches up,
-	// not a backlog, and holds at most one event a key. The key is the
+	// not a backlog, and holds at most one event a key. A client that
+	// keeps up may still miss a value replaced before its handler took it
+	// (in a burst), never the latest one. The key is the
 	// event's type and the topics it was published to, unless
 	// [WithLatestKey] says otherwise. The queue size (see [WithQueueSize])
 	// bounds the keys waiting: past it the oldest key's event is dropped.

@@ -13,13 +13,19 @@ import (
 // published to, so a client of several topics keeps the newest value of
 // each type on each. key runs once a message, on the hub's delivery
 // goroutine, and must be quick; it may read the message but not keep or
-// change it. A message whose key is empty is never replaced: every such
-// event is delivered.
+// change it. A message whose key is empty is never replaced, so every
+// such event is delivered, and [WithLatest] does not keep it.
 //
-// A publisher chooses a key through what it publishes: for example
-// WithLatestKey(func(m sse.Message) string { return m.Event.Type + "/" + m.Topics[0] })
-// or a key taken from the event's ID, so that metrics of one type on many
-// hosts stay apart.
+// The key is the same for every subscriber, and [WithLatest] keeps the
+// latest event of each key on each topic. A publisher chooses a key
+// through what it publishes, for example the event's type and the host
+// its data names, so that metrics of one type from many hosts on one
+// topic stay apart:
+//
+//	sse.WithLatestKey(func(m sse.Message) string {
+//		host, _, _ := strings.Cut(m.Event.Data, " ")
+//		return m.Event.Type + "/" + host
+//	})
 func WithLatestKey(key func(Message) string) HubOption {
 	return hubOptionFunc(func(c *hubConfig) { c.key = key })
 }
