@@ -48,7 +48,9 @@ var (
 //
 // A reconnecting client (Last-Event-ID) first receives exactly the events
 // it missed, from the hub's history (see [WithHistory]); if that is not
-// possible it receives a [ResetEvent].
+// possible it receives a [ResetEvent]. Topics of live values can instead
+// hand every new or reconnecting client their latest events (see
+// [WithLatest] and [WithLiveValues]).
 //
 // A Hub is safe for concurrent use. It owns one goroutine, the fan-out,
 // which [Hub.Shutdown] ends with every subscription.
@@ -85,6 +87,7 @@ type Hub struct {
 	skipped    atomic.Uint64
 	dropped    atomic.Uint64
 	slowClosed atomic.Uint64
+	timedOut   atomic.Uint64 // subscribers whose write timed out
 	nsubs      atomic.Int64
 }
 
@@ -198,7 +201,8 @@ func newMessage(ev Event, topics []string) (Message, error) {
 
 // Subscribe streams the events published to topics to s until s ends or
 // the hub shuts down, and returns nil then. A client that reconnects with a
-// Last-Event-ID first receives the events it missed, or a [ResetEvent].
+// Last-Event-ID first receives the events it missed, or a [ResetEvent];
+// under [WithLatest] a client first receives its topics' latest events.
 // It runs on the caller's goroutine (the handler's) and returns an error
 // only when the subscription cannot start: [ErrNoTopic], [ErrHubClosed],
 // or [ErrTooManyTopics] past the bound of [WithMaxTopics]. What an event
@@ -218,6 +222,9 @@ func (h *Hub) Subscribe(s *Stream, topics ...string) error {
 	defer h.remove(sub)
 	h.cfg.hooks.connect(s, topics)
 	err := sub.run()
+	if s.timedOut.Load() {
+		h.timedOut.Add(1)
+	}
 	h.cfg.hooks.disconnect(s, topics, err)
 	h.cfg.log(slog.LevelDebug, "sse: subscriber left", "topics", topics, "err", err)
 	return nil
@@ -239,7 +246,7 @@ func (h *Hub) add(sub *subscriber) bool {
 	}
 	// Messages numbered up to here are in the log already: the replay
 	// sends those the client missed, the fan-out skips them for sub.
-	sub.joined = h.seq.Load()
+	sub.joined = h.join(sub)
 	for _, t := range sub.distinct {
 		set := h.topics[t]
 		if set == nil {
@@ -413,12 +420,13 @@ func (h *Hub) deliver(msg Message) {
 			h.cfg.log(slog.LevelError, "sse: hub skips an event it cannot encode", "id", msg.ID, "err", err)
 			return
 		}
+		h.keyFrame(f, msg)
 		h.published.Add(1)
 	}
 	// deliver is never called concurrently, so the messages reach the
 	// fan-out in the order of their numbers.
 	select {
-	case h.fan <- fanItem{seq: h.seq.Add(1), frame: f, topics: msg.Topics}:
+	case h.fan <- fanItem{seq: h.number(f, msg.Topics), frame: f, topics: msg.Topics}:
 	case <-h.done:
 	}
 }
@@ -615,9 +623,15 @@ type Stats struct {
 	Subscribers     int    // streams subscribed now
 	Published       uint64 // events published on the hub's log (by any hub sharing it) and fanned out to the subscribers here
 	Skipped         uint64 // events in the log skipped because they cannot be encoded
-	Dropped         uint64 // queued events dropped under DropOldest
+	Dropped         uint64 // queued events dropped under DropOldest, or replaced or dropped under KeepLatest
 	SlowDisconnects uint64 // subscribers disconnected under DisconnectSlow
-	QueueDepth      int    // events queued for all subscribers now
+	// DroppedClients counts the subscribers the hub's side cut off,
+	// whatever the cause: SlowDisconnects and the streams whose write
+	// timed out (see [WithWriteTimeout]), which is how a client that stops
+	// reading leaves under DropOldest and KeepLatest. Clients that leave
+	// and the hub's shutdown are not counted.
+	DroppedClients uint64
+	QueueDepth     int // events queued for all subscribers now
 }
 
 // Stats returns the hub's counters. It visits every subscriber's queue,
@@ -629,6 +643,7 @@ func (h *Hub) Stats() Stats {
 		Skipped:         h.skipped.Load(),
 		Dropped:         h.dropped.Load(),
 		SlowDisconnects: h.slowClosed.Load(),
+		DroppedClients:  h.slowClosed.Load() + h.timedOut.Load(),
 	}
 	h.mu.RLock()
 	for sub := range h.all {

@@ -98,7 +98,7 @@ func TestHubEndResumed(t *testing.T) {
 // whose queue is full, under each policy, after what its queue holds and
 // before anything published after it.
 func TestHubEndWhateverTheQueue(t *testing.T) {
-	for _, policy := range []SlowPolicy{DropOldest, DisconnectSlow} {
+	for _, policy := range []SlowPolicy{DropOldest, DisconnectSlow, KeepLatest} {
 		hub := newTestHub(t, WithQueueSize(2), WithSlowPolicy(policy))
 		sub := newSubscriber(hub, nil, []string{"t"})
 		a, b := &frame{pos: "1"}, &frame{pos: "2"}
@@ -114,5 +114,28 @@ func TestHubEndWhateverTheQueue(t *testing.T) {
 		if !slices.Equal(queued, []*frame{a, b}) || last != end {
 			t.Errorf("policy %d: queue %v then %v; want the two events, then the end", policy, queued, last)
 		}
+	}
+}
+
+// TestHubEndNotKeptAsLatest checks that a hub that hands its latest
+// values to new subscribers (WithLiveValues) does not hand them an end:
+// a stream that subscribes after End gets the values and stays open.
+func TestHubEndNotKeptAsLatest(t *testing.T) {
+	leaktest.Check(t)
+	hub := newTestHub(t, WithLiveValues())
+	srv := startHubServer(t, hub, nil)
+	hubPublish(t, hub, Event{Type: "cpu", Data: "17%"}, "metrics")
+	if err := hub.End(context.Background(), "maintenance", "metrics"); err != nil {
+		t.Fatal(err)
+	}
+	hubSettle(t, hub)
+	c := hubGet(t, srv, "", "metrics")
+	if ev := c.next(t, "the latest value"); ev.Type != "cpu" || ev.Data != "17%" {
+		t.Fatalf("first event %+v, want the latest cpu value", ev)
+	}
+	hubWaitSubscribers(t, hub, 1)
+	hubPublish(t, hub, Event{Type: "cpu", Data: "18%"}, "metrics")
+	if ev := c.next(t, "a live value"); ev.Type != "cpu" || ev.Data != "18%" {
+		t.Errorf("next event %+v, want the live cpu value: the stream must stay open", ev)
 	}
 }

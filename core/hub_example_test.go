@@ -101,3 +101,42 @@ func ExampleHub_StreamFunc() {
 	// id 2: 1-1
 	// id 3: 2-1
 }
+
+// A dashboard's hub keeps the latest value of each metric (each an event
+// type) and hands them to a client as it connects, so a new tab shows
+// them at once instead of waiting for the next update; a client that
+// falls behind gets the newest value of each, not a backlog.
+func ExampleWithLiveValues() {
+	hub, err := sse.NewHub(sse.WithLiveValues())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer hub.Close()
+	srv := httptest.NewServer(sse.Handler(hub.StreamFunc("metrics")))
+	defer srv.Close()
+
+	ctx := context.Background()
+	hub.Publish(ctx, sse.Event{Type: "cpu", Data: "12%"}, "metrics")
+	hub.Publish(ctx, sse.Event{Type: "mem", Data: "1.2 GiB"}, "metrics")
+	hub.Publish(ctx, sse.Event{Type: "cpu", Data: "17%"}, "metrics")
+
+	resp, err := http.Get(srv.URL) // a new tab, after the updates
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	dec := sse.NewDecoder(resp.Body)
+	for range 2 {
+		ev, err := dec.Next()
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(ev.Type, ev.Data)
+	}
+	// Output:
+	// mem 1.2 GiB
+	// cpu 17%
+}

@@ -18,6 +18,24 @@ const (
 	// DropOldest drops the oldest queued events to make room. The client
 	// stays connected and misses those events; the hub counts them.
 	DropOldest
+
+	// KeepLatest keeps only the newest queued event of each key, for
+	// events that carry a value (a metric, a status) rather than a change:
+	// an event replaces the one of the same key still waiting for the
+	// subscriber, and the queue keeps publish order. A client that falls
+	// behind receives the latest value of every key when it catches up,
+	// not a backlog, and holds at most one event a key. A client that
+	// keeps up may still miss a value replaced before its handler took it
+	// (in a burst), never the latest one. The key is the
+	// event's type and the topics it was published to, unless
+	// [WithLatestKey] says otherwise. The queue size (see [WithQueueSize])
+	// bounds the keys waiting: past it the oldest key's event is dropped.
+	// Replaced and dropped events are counted as under DropOldest. A client
+	// that stops reading is dropped by the write timeout (see
+	// [WithWriteTimeout] and [Stats].DroppedClients).
+	//
+	// Replacing costs the same whatever the queue's length.
+	KeepLatest
 )
 
 // HistoryLimits bound the in-memory history that reconnecting clients
@@ -77,7 +95,8 @@ type Hooks struct {
 	Connect func(s *Stream, topics []string)
 	// Disconnect is called when a subscription ends, with the reason.
 	Disconnect func(s *Stream, topics []string, err error)
-	// Drop is called when DropOldest dropped n events of the subscriber.
+	// Drop is called when DropOldest or KeepLatest dropped n events of the
+	// subscriber.
 	Drop func(s *Stream, topics []string, n int)
 }
 
@@ -110,6 +129,8 @@ type hubConfig struct {
 	queueSize int
 	maxTopics int // 0: no bound
 	policy    SlowPolicy
+	key       func(Message) string // nil: defaultKey
+	latest    *latestTopics        // nil: no topic keeps its latest events
 	hooks     Hooks
 	logger    *slog.Logger
 }

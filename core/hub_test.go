@@ -726,7 +726,7 @@ func TestHubDisconnectSlow(t *testing.T) {
 		t.Errorf("slow client got %q and %v, want %q and EOF", got, end, want)
 	}
 	st := hub.Stats()
-	if want := (Stats{Published: 4, SlowDisconnects: 1}); st != want {
+	if want := (Stats{Published: 4, SlowDisconnects: 1, DroppedClients: 1}); st != want {
 		t.Errorf("Stats = %+v, want %+v", st, want)
 	}
 	mu.Lock()
@@ -885,7 +885,7 @@ func TestHubSlowCountersWhenWriteFails(t *testing.T) {
 		wantDrops int
 		wantErr   error
 	}{
-		{"DisconnectSlow", DisconnectSlow, Stats{Published: 4, SlowDisconnects: 1}, 0, ErrSlowClient},
+		{"DisconnectSlow", DisconnectSlow, Stats{Published: 4, SlowDisconnects: 1, DroppedClients: 1}, 0, ErrSlowClient},
 		{"DropOldest", DropOldest, Stats{Published: 4, Dropped: 1}, 1, nil},
 	}
 	for _, tt := range tests {

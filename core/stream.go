@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,7 @@ type Stream struct {
 	beatEvery time.Duration // heartbeat interval, 0 when off
 	retry     time.Duration // reconnection delay sent first, 0 for none
 	unwatch   []func() bool // stop the context.AfterFuncs that end the stream
+	timedOut  atomic.Bool   // a write failed after waiting the whole write timeout
 
 	// unblockMu orders unblock, which runs on a goroutine of its own, with
 	// each write and with the end of the stream: unblock moves the
@@ -481,7 +483,7 @@ func (s *Stream) writeLocked(frames ...[]byte) error {
 	s.writing, s.moved = false, false
 	s.unblockMu.Unlock()
 	if err != nil {
-		return s.failLocked(err)
+		return s.writeFailedLocked(now, err)
 	}
 	if s.timeout > 0 || moved {
 		// Clear the deadline: HTTP/2 resets a stream whose deadline passes
@@ -539,6 +541,17 @@ func (s *Stream) unblock() {
 		// An error leaves the write to its own deadline.
 		s.moved = s.out.SetWriteDeadline(time.Now()) == nil
 	}
+}
+
+// writeFailedLocked ends the stream after a write that started at start
+// failed with err, noting whether it waited out the write timeout: only
+// the deadline fails a write that late, since the stream's end moves the
+// deadline earlier (see [Stream.unblock]).
+func (s *Stream) writeFailedLocked(start time.Time, err error) error {
+	if s.timeout > 0 && time.Since(start) >= s.timeout {
+		s.timedOut.Store(true)
+	}
+	return s.failLocked(err)
 }
 
 func (s *Stream) failLocked(err error) error {

@@ -13,6 +13,7 @@ import (
 // frame is one encoded event, shared read-only by every queue it is in.
 type frame struct {
 	pos   string // the message's place in the log (Message.Pos)
+	key   string // for KeepLatest and WithLatest (see Hub.keyFrame); "": none
 	bytes []byte
 	end   bool // an EndEvent: the stream ends after it (see Hub.End)
 }
@@ -52,10 +53,20 @@ type subscriber struct {
 	queue    []*frame
 	end      *frame // the EndEvent that ends the stream after the queue; nil: none yet
 	overflow bool   // DisconnectSlow: the queue overflowed
-	dropped  int    // DropOldest: frames dropped since the last drain
+	dropped  int    // DropOldest, KeepLatest: frames dropped since the last drain
+
+	// KeepLatest: the queue's place of each key's frame, and how many
+	// places hold nil, the frames replaced (see queueLatest).
+	keys  map[string]int
+	holes int
 
 	removed bool   // guarded by hub.mu: no longer in the hub's sets
 	joined  uint64 // set by Hub.add: the number of the last message before it joined
+
+	// Set by Hub.join under WithLatest: the latest events of its topics
+	// when it joined, sent first, and whether every topic keeps them.
+	latest  [][]byte
+	allKept bool
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
@@ -98,6 +109,8 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 			break
 		}
 		switch {
+		case sub.hub.cfg.policy == KeepLatest:
+			sub.queueLatest(f)
 		case len(sub.queue) < sub.hub.cfg.queueSize:
 			sub.queue = append(sub.queue, f)
 		case sub.hub.cfg.policy == DropOldest:
@@ -133,7 +146,7 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 func (sub *subscriber) depth() int {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	return len(sub.queue)
+	return len(sub.queue) - sub.holes
 }
 
 // take empties the queue into batch, and returns the EndEvent that comes
@@ -141,9 +154,16 @@ func (sub *subscriber) depth() int {
 func (sub *subscriber) take(batch []*frame) ([]*frame, *frame) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	batch = append(batch[:0], sub.queue...)
+	batch = batch[:0]
+	for _, f := range sub.queue {
+		if f != nil { // not a hole left by KeepLatest
+			batch = append(batch, f)
+		}
+	}
 	clear(sub.queue)
 	sub.queue = sub.queue[:0]
+	clear(sub.keys)
+	sub.holes = 0
 	return batch, sub.end
 }
 
@@ -235,13 +255,17 @@ const maxEchoedID = 64
 // replay sends the events the client missed since its Last-Event-ID and
 // returns the log positions it sent, so that the same events, published
 // while the replay ran and queued too, are not sent twice. A client whose
-// ID the log does not hold gets a ResetEvent. An entry of the log that
-// cannot be encoded (written by another program, say) is skipped, logged
-// and counted: it never cuts the replay short.
+// ID the log does not hold gets a ResetEvent, unless all its topics keep
+// their latest events (see [WithLatest]); these go to it then, and to a
+// client without an ID. An entry of the log that cannot be encoded
+// (written by another program, say) is skipped, logged and counted: it
+// never cuts the replay short.
 func (sub *subscriber) replay() (map[string]struct{}, error) {
+	latest := sub.latest
+	sub.latest = nil // sent at most once; not kept for the stream's life
 	last := sub.stream.LastEventID()
 	if last == "" {
-		return nil, nil
+		return nil, sub.stream.writeFrames(latest)
 	}
 	sent := make(map[string]struct{})
 	var bufs [][]byte
@@ -276,13 +300,24 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 	}
 	if errors.Is(err, ErrUnknownID) {
 		// The ID is unknown, or the history lost events while the replay
-		// ran: send what was replayed, then the reset.
-		reset := Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %s", quoteID(last))}
-		frame, err := reset.AppendText(nil)
-		if err != nil {
-			return nil, err
+		// ran: send what was replayed, then the reset, then the latest
+		// events.
+		if !sub.allKept {
+			reset := Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %s", quoteID(last))}
+			frame, err := reset.AppendText(nil)
+			if err != nil {
+				return nil, err
+			}
+			bufs = append(bufs, frame)
 		}
-		return sent, sub.stream.writeFrames(append(bufs, frame))
+		if len(latest) > 0 {
+			// The latest events are older than what the replay may have
+			// sent of what was published since the client joined: send
+			// that again after them, from the queue, so that the client
+			// ends with the newest values.
+			sent = nil
+		}
+		return sent, sub.stream.writeFrames(append(bufs, latest...))
 	}
 	if err != nil {
 		return nil, err

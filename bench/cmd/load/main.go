@@ -40,6 +40,7 @@ type settings struct {
 	stuck                    int
 	cClients, cPublishes     int
 	dCycles, dConc           int
+	latest                   load.LatestSpec
 	repeat                   int
 	stall, limit, timeout    time.Duration
 }
@@ -51,7 +52,8 @@ var (
 		stuck: 5, repeat: 3,
 		cClients: 10000, cPublishes: 5,
 		dCycles: 10000, dConc: 32,
-		stall: 15 * time.Second, limit: 90 * time.Second, timeout: 30 * time.Minute,
+		latest: load.LatestSpec{Clients: 200, Stuck: 5, Slow: 2, Events: 10000, Size: 1024, Rate: 500, SlowRate: 256 << 10},
+		stall:  15 * time.Second, limit: 90 * time.Second, timeout: 30 * time.Minute,
 	}
 	quick = settings{
 		aClients: 200, aEvents: 50, aSize: 128, aRate: 0,
@@ -59,7 +61,8 @@ var (
 		stuck: 5, repeat: 3,
 		cClients: 1000, cPublishes: 3,
 		dCycles: 1000, dConc: 16,
-		stall: 8 * time.Second, limit: 30 * time.Second, timeout: 5 * time.Minute,
+		latest: load.LatestSpec{Clients: 200, Stuck: 5, Slow: 2, Events: 10000, Size: 1024, Rate: 500, SlowRate: 256 << 10},
+		stall:  8 * time.Second, limit: 30 * time.Second, timeout: 5 * time.Minute,
 	}
 )
 
@@ -68,7 +71,8 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "internal: loopback address the -serve server listens on")
 	isQuick := flag.Bool("quick", false, "run scaled-down scenarios (under 2 minutes)")
 	impls := flag.String("impls", strings.Join(server.Names(), ","), "comma-separated `implementations` to compare")
-	scenarios := flag.String("scenarios", "A,B,C,D", "comma-separated `scenarios`: A, B (each also with stuck clients), C (idle), D (churn)")
+	scenarios := flag.String("scenarios", "A,B,C,D", "comma-separated `scenarios`: A, B (each also with stuck clients), C (idle), D (churn), "+
+		"L (latest values with stuck and slow clients; try -impls eventwire,eventwire-latest)")
 	out := flag.String("out", "", "also write the markdown report to this `file`")
 	sources := flag.Int("sources", 64, "loopback source addresses the clients use (127.0.0.1 to 127.0.0.N)")
 	churnAll := flag.Bool("churn-all", true, "run D against every implementation, not only eventwire")
@@ -88,6 +92,13 @@ func main() {
 	flag.IntVar(&s.cPublishes, "c-publishes", s.cPublishes, "C: single publishes timed to all streams")
 	flag.IntVar(&s.dCycles, "d-cycles", s.dCycles, "D: connect/disconnect cycles")
 	flag.IntVar(&s.dConc, "d-conc", s.dConc, "D: cycles at a time")
+	flag.IntVar(&s.latest.Clients, "l-clients", s.latest.Clients, "L: reading clients")
+	flag.IntVar(&s.latest.Stuck, "l-stuck", s.latest.Stuck, "L: stuck clients (never read)")
+	flag.IntVar(&s.latest.Slow, "l-slow", s.latest.Slow, "L: slow clients")
+	flag.IntVar(&s.latest.SlowRate, "l-slow-rate", s.latest.SlowRate, "L: bytes/s a slow client reads")
+	flag.IntVar(&s.latest.Events, "l-events", s.latest.Events, "L: events")
+	flag.IntVar(&s.latest.Size, "l-size", s.latest.Size, "L: event data bytes")
+	flag.Float64Var(&s.latest.Rate, "l-rate", s.latest.Rate, "L: events per second")
 	flag.DurationVar(&s.stall, "stall", s.stall, "stop a run after no event was delivered for this long")
 	flag.DurationVar(&s.limit, "limit", s.limit, "longest publishing phase of one run")
 	flag.DurationVar(&s.timeout, "timeout", s.timeout, "stop everything after this long")
@@ -162,7 +173,7 @@ func run(s settings, implList, scenarioList, out string, sources int, churnAll b
 	scen := map[string]bool{}
 	for _, sc := range splitList(scenarioList) {
 		switch sc = strings.ToUpper(sc); sc {
-		case "A", "B", "C", "D":
+		case "A", "B", "C", "D", "L":
 			scen[sc] = true
 		default:
 			return fmt.Errorf("unknown scenario %q", sc)
@@ -256,6 +267,20 @@ func run(s settings, implList, scenarioList, out string, sources int, churnAll b
 			rep.Churn = append(rep.Churn, res)
 			fmt.Fprintf(r.Log, "  goroutines %d → %d → %d, RSS %d → %d → %d KiB %s\n",
 				res.GBefore, res.GMid, res.GAfter, res.RSSBefore, res.RSSMid, res.RSSAfter, res.Err)
+		}
+	}
+
+	if scen["L"] {
+		for _, impl := range impls {
+			if ctx.Err() != nil {
+				break
+			}
+			r.Log.Write(fmt.Appendf(nil, "%s %s: %s\n", time.Now().Format("15:04:05"), s.latest, impl))
+			res := r.Latest(ctx, impl, s.latest)
+			rep.Latest = append(rep.Latest, res)
+			fmt.Fprintf(r.Log, "  lost %d of %d, p99 %v, heap %d → %d → %d KiB, slow got %v, latest %d of %d in %v, dropped %d clients, %d events, stuck in %v %s\n",
+				res.Expected-res.Delivered, res.Expected, res.P99, res.HeapBefore>>10, res.HeapMax>>10, res.HeapAfter>>10,
+				res.SlowGot, res.SlowLatest, len(res.SlowGot), res.CatchUp, res.Hub.DroppedClients, res.Hub.Dropped, res.StuckIn, res.Err)
 		}
 	}
 

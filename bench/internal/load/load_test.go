@@ -112,3 +112,19 @@ func TestDialRefusesNonLoopback(t *testing.T) {
 		t.Fatalf("Dial to a non-loopback address: %v, want %v", err, errNotLoopback)
 	}
 }
+
+func TestLatestSeqs(t *testing.T) {
+	want := make([]int64, server.LatestKeys)
+	for k := range want {
+		want[k] = int64(100 - 1 - (100-1-k)%server.LatestKeys)
+	}
+	got := latestSeqs(100)
+	for k := range want {
+		if got[k] != want[k] || got[k]%server.LatestKeys != int64(k) {
+			t.Errorf("latestSeqs(100)[%d] = %d, want %d", k, got[k], want[k])
+		}
+	}
+	if got := latestSeqs(3); got[2] != 2 || got[3] != -1 {
+		t.Errorf("latestSeqs(3) = %v, want 0, 1, 2 then -1 for the keys never published", got)
+	}
+}

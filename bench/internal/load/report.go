@@ -15,6 +15,7 @@ type Report struct {
 	Fanout []FanoutResult
 	Idle   []IdleResult
 	Churn  []ChurnResult
+	Latest []LatestResult
 }
 
 // Markdown renders the report's tables.
@@ -29,6 +30,9 @@ func (rep *Report) Markdown() string {
 	}
 	if len(rep.Churn) > 0 {
 		rep.churnTable(&b)
+	}
+	if len(rep.Latest) > 0 {
+		rep.latestTable(&b)
 	}
 	return b.String()
 }
@@ -247,4 +251,51 @@ func mib(kib int64) string {
 
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+func (rep *Report) latestTable(b *strings.Builder) {
+	b.WriteString("\n## Latest values with stuck and slow clients (L)\n\n")
+	fmt.Fprintf(b, "- %s\n\n", rep.Latest[0].Spec)
+	b.WriteString("Readers keep up; stuck clients never read; slow clients read at a fixed rate. " +
+		"Lost counts events the readers did not get (in brackets: readers short of one or more); under KeepLatest an event replaced by a newer one of its key before the reader's handler took it is lost by design, " +
+		"so Latest counts the readers that received the latest event of every key. " +
+		"Heap is the server's heap in use before publishing (after a GC), the highest seen while publishing, and at the end (after a GC). " +
+		"Slow: events each slow client received of those published, and whether it ended with the latest event of every key, " +
+		"reached this long after the readers had every event (its kernel buffers drain first). " +
+		"Dropped clients and events are the hub's Stats; stuck dropped in is the time from the first publish until the hub had dropped every stuck client.\n\n")
+	b.WriteString("| Implementation | Readers | Lost (clients) | Latest | p50 | p99 | Server heap before → max → after | RSS before → max | Slow: events received | Slow: latest of every key | Dropped clients · events | Stuck dropped in | Notes |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, r := range rep.Latest {
+		if r.Err != "" && r.Delivered == 0 {
+			fmt.Fprintf(b, "| %s | | | | | | | | | | | | failed: %s |\n", r.Impl, mdEscape(r.Err))
+			continue
+		}
+		got := make([]string, len(r.SlowGot))
+		for i, n := range r.SlowGot {
+			got[i] = fmt.Sprintf("%d of %d", n, r.Spec.Events)
+		}
+		latest := fmt.Sprintf("%d of %d", r.SlowLatest, len(r.SlowGot))
+		switch {
+		case r.SlowLatest > 0 && r.CatchUp > 0:
+			latest += ", in " + dur(r.CatchUp)
+		case r.SlowLatest > 0:
+			latest += ", at once"
+		}
+		var notes []string
+		if r.SlowEnded > 0 {
+			notes = append(notes, fmt.Sprintf("%d slow clients disconnected", r.SlowEnded))
+		}
+		if r.Err != "" {
+			notes = append(notes, mdEscape(r.Err))
+		}
+		stuck := "–"
+		if r.StuckIn > 0 {
+			stuck = dur(r.StuckIn)
+		}
+		fmt.Fprintf(b, "| %s | %d | %d (%d) | %d | %s | %s | %s → %s → %s | %s → %s | %s | %s | %d · %d | %s | %s |\n",
+			r.Impl, r.Readers, r.Expected-r.Delivered, r.Short, r.Latest, dur(r.P50), dur(r.P99),
+			mib(int64(r.HeapBefore/1024)), mib(int64(r.HeapMax/1024)), mib(int64(r.HeapAfter/1024)),
+			mib(r.RSSBefore), mib(r.RSSMax), strings.Join(got, ", "), latest,
+			r.Hub.DroppedClients, r.Hub.Dropped, stuck, strings.Join(notes, "; "))
+	}
 }

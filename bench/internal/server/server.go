@@ -49,6 +49,9 @@ var impls = map[string]func() (Broadcaster, error){
 	"eventwire":   newEventwire,
 	"go-sse":      newGoSSE,
 	"r3labs":      newR3labs,
+	// Not compared by default (see Names): the hub made for live values,
+	// measured by the load tool's scenario L.
+	"eventwire-latest": newEventwireLatest,
 }
 
 // Names lists the implementations, the baseline (handwritten) first.
@@ -69,6 +72,15 @@ type Stats struct {
 	HeapInuse   uint64 `json:"heap_inuse"`
 	Subscribers int    `json:"subscribers"`
 	CPUNs       int64  `json:"cpu_ns"` // user + system CPU time used so far
+	// Hub is the sse.Hub's counters, for this module's implementations.
+	Hub *HubStats `json:"hub,omitempty"`
+}
+
+// HubStats are the counters of an sse.Hub that the load tool reports.
+type HubStats struct {
+	DroppedClients uint64 `json:"dropped_clients"` // clients the hub cut off, whatever the cause
+	Dropped        uint64 `json:"dropped"`         // queued events dropped or replaced
+	QueueDepth     int    `json:"queue_depth"`     // events queued for all subscribers
 }
 
 // PublishResult is what /publish answers.
@@ -96,13 +108,17 @@ func Serve(ctx context.Context, impl string, ln net.Listener) error {
 		if r.URL.Query().Get("gc") != "" {
 			debug.FreeOSMemory()
 		}
-		writeJSON(w, Stats{
+		st := Stats{
 			Goroutines:  runtime.NumGoroutine(),
 			RSSKiB:      RSSKiB(os.Getpid()),
 			HeapInuse:   heapInuse(),
 			Subscribers: b.Subscribers(),
 			CPUNs:       cpuNs(),
-		})
+		}
+		if h, ok := b.(interface{ hubStats() *HubStats }); ok {
+			st.Hub = h.hubStats()
+		}
+		writeJSON(w, st)
 	})
 	errLog := &cappedLog{w: os.Stderr, prefix: impl + " server: ", left: 5}
 	defer errLog.summary()
