@@ -27,7 +27,9 @@ type client struct {
 // connect opens an event stream at url, sending lastID as Last-Event-ID
 // when it is not empty, and decodes it with [sse.NewDecoder] until the
 // stream ends, until stop reports true for the events so far, or until
-// the test ends.
+// the test ends. Each event has the ID a browser reports with it (its
+// lastEventId): the last event ID in force when it fired, which the
+// Decoder keeps, not only the event's own.
 func connect(t *testing.T, url, lastID string, stop func([]sse.Event) bool) *client {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -68,6 +70,7 @@ func connect(t *testing.T, url, lastID string, stop func([]sse.Event) bool) *cli
 				}
 				return
 			}
+			ev.ID, ev.ClearID = d.LastEventID(), false
 			events = append(events, ev)
 			c.got.Add(1)
 		}
