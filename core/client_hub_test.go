@@ -66,6 +66,9 @@ func (rs *restartable) kill() {
 	rs.srv = nil
 	rs.mu.Unlock()
 	if srv != nil {
+		// The listener first: a client that reconnects between the two
+		// would otherwise get a connection that Close waits for.
+		srv.Listener.Close()
 		srv.CloseClientConnections()
 		srv.Close()
 	}
@@ -251,7 +254,10 @@ func TestClientHubReset(t *testing.T) {
 	rs.kill()
 	for first := true; first; {
 		select { // drain what arrived before the kill
-		case <-events:
+		case _, ok := <-events:
+			if !ok {
+				t.Fatal("the client ended before the restart")
+			}
 		default:
 			first = false
 		}
