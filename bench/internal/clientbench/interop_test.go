@@ -39,12 +39,14 @@ var want = []sse.Event{
 const ready = "ready"
 
 // readOurs reads n events with this module's client, skipping ready
-// events; it closes gotReady (if not nil) when the first arrives.
+// events, each with the ID a browser reports with it; it closes gotReady
+// (if not nil) when the first arrives.
 func readOurs(t *testing.T, url string, n int, gotReady chan struct{}) []sse.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var got []sse.Event
+	last := "" // the last event ID in force, which a browser reports with each event
 	for ev, err := range sse.Get(ctx, url, sse.WithReconnectDelay(10*time.Millisecond)) {
 		if err != nil {
 			t.Fatalf("after %d events: %v", len(got), err)
@@ -56,7 +58,10 @@ func readOurs(t *testing.T, url string, n int, gotReady chan struct{}) []sse.Eve
 			}
 			continue
 		}
-		ev.Retry = 0
+		if ev.ID != "" || ev.ClearID { // the event's own ID
+			last = ev.ID
+		}
+		ev.ID, ev.ClearID, ev.Retry = last, false, 0
 		if got = append(got, ev); len(got) == n {
 			break
 		}
