@@ -19,6 +19,8 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add("", "", "a\r\nb\rc\n", "note\r\nmore", int64(1500))
 	f.Add("x\ny", "t", "d", "", int64(0))
 	f.Add("x\x00", "t", "d", "", int64(0))
+	f.Add("order\x01 7", "", "d", "", int64(0))
+	f.Add(" 2", "", "d", "", int64(0))
 	f.Add("", "a\rb", "d", "", int64(0))
 	f.Add("ü", "größe", "\ufeffdata: x\n\n", ": c", int64(-1))
 	f.Add("", "", "caf\xe9", "", int64(0))
@@ -75,8 +77,9 @@ func FuzzRoundTrip(f *testing.F) {
 // invalidReason says why ev must be refused, or "" if it is valid.
 func invalidReason(ev Event) string {
 	switch {
-	case strings.ContainsAny(ev.ID, "\r\n\x00") || !utf8.ValidString(ev.ID):
-		return "a bad ID"
+	case strings.ContainsFunc(ev.ID, func(r rune) bool { return r < ' ' || r == 0x7F }) ||
+		strings.HasPrefix(ev.ID, " ") || strings.HasSuffix(ev.ID, " ") || !utf8.ValidString(ev.ID):
+		return "an ID that cannot come back in a Last-Event-ID header"
 	case strings.ContainsAny(ev.Type, "\r\n") || !utf8.ValidString(ev.Type):
 		return "a bad type"
 	case !utf8.ValidString(ev.Data) || !utf8.ValidString(ev.Comment):
