@@ -16,10 +16,12 @@
 // tricky encodings that must arrive exactly and injection attempts that
 // must leave no trace, resumes a non-ASCII Last-Event-ID after a kill, and
 // serves a hub that replays what a client missed and sends sse-reset when
-// it cannot. Each runs over HTTP/1.1 and over HTTP/2 with a certificate
-// the test makes, directly and behind Debian's nginx (default buffering, a
-// short read timeout, gzip). TestNginxControls shows that the proxied
-// checks can fail.
+// it cannot; an EventSource refused at an sse.Limit's cap gets sse-busy
+// and connects by itself once there is room. Each runs over HTTP/1.1 and
+// over HTTP/2 with a certificate the test makes, directly and (all but
+// the limit) behind Debian's nginx (default buffering, a short read
+// timeout, gzip). TestNginxControls shows that the proxied checks can
+// fail.
 //
 // It is a module of its own so that the browser drivers never show up in
 // the library's go.mod. Run it with

@@ -55,6 +55,7 @@ func TestBrowsers(t *testing.T) {
 		{"encodings", checkEncodings},
 		{"reconnect", checkReconnect},
 		{"hub", checkHub},
+		{"limit", checkLimit},
 	}
 	proxied := []check{
 		{"encodings", checkEncodings},

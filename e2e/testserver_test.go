@@ -34,7 +34,7 @@ func startTestServer(t *testing.T, opts serverOpts) *tserver {
 	addr := freeAddr(t)
 	s := &tserver{
 		bin:    testServer(t),
-		args:   []string{"-addr", addr, "-interval", counterInterval.String(), "-retry", retry.String()},
+		args:   []string{"-addr", addr, "-interval", counterInterval.String(), "-retry", retry.String(), "-limit-retry", limitRetry.String()},
 		base:   "http://" + addr,
 		client: &http.Client{Timeout: actionTimeout},
 	}

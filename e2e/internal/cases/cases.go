@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	sse "github.com/eventwire/sse/core"
 )
@@ -34,7 +35,7 @@ func (r Received) String() string {
 
 // Types are the event types the test page listens for. An event of any
 // other type would not be seen, so every type the server sends is here.
-var Types = []string{"message", "typed", "ünïcödé", sse.ResetEvent}
+var Types = []string{"message", "typed", "ünïcödé", sse.ResetEvent, sse.BusyEvent}
 
 // Step is one thing the encodings stream does: send an event and, if the
 // event must fire, expect what the page records of it.
@@ -224,12 +225,14 @@ func ParseCounterID(id string) (int, error) {
 
 // Request is what the test server recorded of one request for a stream.
 type Request struct {
-	Path        string `json:"path"`
-	Proto       string `json:"proto"`       // HTTP/1.1, HTTP/2.0 (as the server saw it)
-	Accept      string `json:"accept"`      // the Accept header
-	LastEventID []byte `json:"lastEventId"` // the raw Last-Event-ID header, nil if absent
-	ClientProto string `json:"clientProto"` // X-Client-Protocol, set by the proxy in front
-	Published   int    `json:"published"`   // events the hub had published when the request came
+	Path        string    `json:"path"`
+	Proto       string    `json:"proto"`       // HTTP/1.1, HTTP/2.0 (as the server saw it)
+	Accept      string    `json:"accept"`      // the Accept header
+	LastEventID []byte    `json:"lastEventId"` // the raw Last-Event-ID header, nil if absent
+	ClientProto string    `json:"clientProto"` // X-Client-Protocol, set by the proxy in front
+	Published   int       `json:"published"`   // events the hub had published when the request came
+	FetchMode   string    `json:"fetchMode"`   // the Sec-Fetch-Mode header, which browsers send
+	At          time.Time `json:"at"`          // when the server got it
 }
 
 // Refusal is what the test server recorded of one attempt.

@@ -8,6 +8,8 @@
 //	/hub                a hub's topic; POST /publish?n=K publishes K events
 //	/hub-buffered       the same without the X-Accel-Buffering header
 //	/hub-quiet          the same without heartbeats
+//	/limited            the counter, one stream at a time (an sse.Limit with Max 1)
+//	/limit              JSON: the streams that limit holds open
 //	POST /drop          ends every open stream, as a server-side disconnect
 //	/requests           JSON: every stream request seen (cases.Request)
 //	/refusals           JSON: what Send answered to each injection attempt
@@ -49,29 +51,32 @@ const topic = "t"
 
 func main() {
 	var (
-		addr      = flag.String("addr", "127.0.0.1:0", "address to listen on")
-		cert      = flag.String("cert", "", "TLS certificate (PEM file); with -key, serve HTTPS and HTTP/2")
-		key       = flag.String("key", "", "TLS key (PEM file)")
-		interval  = flag.Duration("interval", 200*time.Millisecond, "time between counter events")
-		retry     = flag.Duration("retry", 500*time.Millisecond, "reconnection delay sent to clients")
-		heartbeat = flag.Duration("heartbeat", sse.DefaultHeartbeat, "heartbeat interval of the streams")
+		addr       = flag.String("addr", "127.0.0.1:0", "address to listen on")
+		cert       = flag.String("cert", "", "TLS certificate (PEM file); with -key, serve HTTPS and HTTP/2")
+		key        = flag.String("key", "", "TLS key (PEM file)")
+		interval   = flag.Duration("interval", 200*time.Millisecond, "time between counter events")
+		retry      = flag.Duration("retry", 500*time.Millisecond, "reconnection delay sent to clients")
+		heartbeat  = flag.Duration("heartbeat", sse.DefaultHeartbeat, "heartbeat interval of the streams")
+		limitRetry = flag.Duration("limit-retry", 300*time.Millisecond, "how long a client refused by /limited waits, on average")
 	)
 	flag.Parse()
 	if (*cert == "") != (*key == "") {
 		log.Fatal("testserver: -cert and -key go together")
 	}
-	if err := run(*addr, *cert, *key, *interval, []sse.Option{sse.WithRetry(*retry), sse.WithHeartbeat(*heartbeat)}); err != nil {
+	limit := &sse.Limit{Max: 1, Retry: *limitRetry}
+	if err := run(*addr, *cert, *key, *interval, limit, []sse.Option{sse.WithRetry(*retry), sse.WithHeartbeat(*heartbeat)}); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, cert, key string, interval time.Duration, opts []sse.Option) error {
+func run(addr, cert, key string, interval time.Duration, limit *sse.Limit, opts []sse.Option) error {
 	hub, err := sse.NewHub()
 	if err != nil {
 		return err
 	}
 	s := &server{hub: hub, interval: interval, live: make(map[*liveStream]struct{})}
 	quiet := append(append([]sse.Option(nil), opts...), sse.WithHeartbeat(0))
+	limited := append(append([]sse.Option(nil), opts...), sse.WithLimit(limit))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /page", servePage)
@@ -80,6 +85,8 @@ func run(addr, cert, key string, interval time.Duration, opts []sse.Option) erro
 	mux.Handle("GET /hub", s.stream(sse.Handler(hub.StreamFunc(topic), opts...)))
 	mux.Handle("GET /hub-buffered", s.stream(stripAccel(sse.Handler(hub.StreamFunc(topic), opts...))))
 	mux.Handle("GET /hub-quiet", s.stream(sse.Handler(hub.StreamFunc(topic), quiet...)))
+	mux.Handle("GET /limited", s.stream(sse.Handler(s.counter, limited...)))
+	mux.HandleFunc("GET /limit", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, limit.Open()) })
 	mux.HandleFunc("POST /publish", s.publish)
 	mux.HandleFunc("POST /drop", s.drop)
 	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, _ *http.Request) {
@@ -178,6 +185,8 @@ func (s *server) stream(h http.Handler) http.Handler {
 			Proto:       r.Proto,
 			Accept:      r.Header.Get("Accept"),
 			ClientProto: r.Header.Get("X-Client-Protocol"),
+			FetchMode:   r.Header.Get("Sec-Fetch-Mode"),
+			At:          time.Now(),
 		}
 		if v, ok := r.Header["Last-Event-Id"]; ok && len(v) > 0 {
 			req.LastEventID = []byte(v[0])
