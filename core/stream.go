@@ -57,6 +57,7 @@ type Stream struct {
 	lastWrite time.Time
 	beat      *time.Timer
 	life      *time.Timer    // ends the stream at its lifetime (WithMaxLifetime); nil when off
+	drain     *time.Timer    // ends the stream within the drain window (DrainOnShutdown); nil until then
 	lifetime  time.Duration  // WithMaxLifetime, 0 when off
 	beats     sync.WaitGroup // one count per armed or running heartbeat or lifetime timer
 }
@@ -153,8 +154,8 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 	s := newStream(r.Context(), httpSink{w, rc}, cfg)
 	s.req = r
 	s.lastID = lastEventID(r)
-	if end, ok := r.Context().Value(shutdownKey{}).(context.Context); ok {
-		s.unwatch = append(s.unwatch, context.AfterFunc(end, func() { s.abort(http.ErrServerClosed) }))
+	if sig, ok := r.Context().Value(shutdownKey{}).(*shutdownSignal); ok {
+		s.unwatch = append(s.unwatch, context.AfterFunc(sig.end, func() { s.leave(sig.window) }))
 	}
 	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
 }
@@ -192,9 +193,17 @@ func endBody(r *http.Request, rc *http.ResponseController) {
 	r.Body.Close()
 }
 
-// shutdownKey is the context key under which [EndOnShutdown] leaves, in
-// every request's context, a context that ends when the server shuts down.
+// shutdownKey is the context key under which [DrainOnShutdown] leaves a
+// *shutdownSignal in every request's context.
 type shutdownKey struct{}
+
+// shutdownSignal says when and how a server's streams end: end ends when
+// the server shuts down, and the streams end spread over window (at once
+// if it is 0).
+type shutdownSignal struct {
+	end    context.Context
+	window time.Duration
+}
 
 // EndOnShutdown makes [http.Server.Shutdown] end every event stream that
 // srv serves, whatever its handler: streams written by a [StreamFunc] of
@@ -213,15 +222,37 @@ type shutdownKey struct{}
 //	// ... on SIGTERM:
 //	srv.Shutdown(ctx) // every stream ends; then
 //	hub.Close()       // if there is a hub: closes its backend
-func EndOnShutdown(srv *http.Server) {
+//
+// A server behind a load balancer, leaving for a deploy or a scale-in,
+// drains instead: see [DrainOnShutdown].
+func EndOnShutdown(srv *http.Server) { DrainOnShutdown(srv, 0) }
+
+// DrainOnShutdown is [EndOnShutdown] for a server that leaves while others
+// stay (a deploy, a scale-in): [http.Server.Shutdown] ends each of srv's
+// event streams at a random moment within window, with a retry field asking
+// its client to reconnect within a second (see [WithMaxLifetime]), so that
+// the clients move to the other servers gradually rather than all at once,
+// and resume there with their Last-Event-ID. Each stream's context then
+// ends with [http.ErrServerClosed]. Shutdown returns once the last stream
+// has ended, about window after it started; if its context ends first it
+// returns that error, and [http.Server.Close] ends the streams left at
+// once. A window of 0 or less ends every stream at once, as EndOnShutdown
+// does. Call one of them once, before the server starts.
+//
+//	sse.DrainOnShutdown(srv, 10*time.Second)
+//	// ... on SIGTERM:
+//	srv.Shutdown(ctx) // the streams end over 10 s, then
+//	hub.Close()
+func DrainOnShutdown(srv *http.Server, window time.Duration) {
 	end, cancel := context.WithCancel(context.Background())
+	sig := &shutdownSignal{end: end, window: max(window, 0)}
 	base := srv.BaseContext
 	srv.BaseContext = func(l net.Listener) context.Context {
 		ctx := context.Background()
 		if base != nil {
 			ctx = base(l)
 		}
-		return context.WithValue(ctx, shutdownKey{}, context.Context(end))
+		return context.WithValue(ctx, shutdownKey{}, sig)
 	}
 	srv.RegisterOnShutdown(cancel)
 }
@@ -333,7 +364,7 @@ func (s *Stream) openLocked(writeHeader func()) error {
 	}
 	if s.lifetime > 0 {
 		s.beats.Add(1)
-		s.life = time.AfterFunc(s.lifetime+rand.N(s.lifetime/4+1), s.expire)
+		s.life = time.AfterFunc(s.lifetime+rand.N(s.lifetime/4+1), func() { s.expire(ErrMaxLifetime) })
 	}
 	return nil
 }
@@ -350,6 +381,9 @@ func (s *Stream) finish() {
 		s.beats.Done()
 	}
 	if s.life != nil && s.life.Stop() {
+		s.beats.Done()
+	}
+	if s.drain != nil && s.drain.Stop() {
 		s.beats.Done()
 	}
 	s.beats.Wait()
@@ -583,10 +617,28 @@ func (s *Stream) heartbeat() {
 // lifetime asks for (see [WithMaxLifetime]).
 const rotationRetry = time.Second
 
-// expire ends a stream that reached its lifetime (see [WithMaxLifetime]):
-// it asks the client to come back after a short random delay, then ends
-// the stream. An error of that last write ends the stream all the same.
-func (s *Stream) expire() {
+// leave ends the stream of a server that shuts down: at once with a window
+// of 0, else at a random moment within it, with a retry hint (see
+// [DrainOnShutdown]).
+func (s *Stream) leave(window time.Duration) {
+	if window <= 0 {
+		s.abort(http.ErrServerClosed)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.errLocked() != nil {
+		return // ended already, or finish has run: nothing to arm
+	}
+	s.beats.Add(1)
+	s.drain = time.AfterFunc(rand.N(window), func() { s.expire(http.ErrServerClosed) })
+}
+
+// expire ends a stream that reached its lifetime (see [WithMaxLifetime])
+// or its moment in a drain (see [DrainOnShutdown]), with cause: it asks
+// the client to come back after a short random delay, then ends the
+// stream. An error of that last write ends the stream all the same.
+func (s *Stream) expire(cause error) {
 	defer s.beats.Done()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -603,8 +655,8 @@ func (s *Stream) expire() {
 			return // failed: the stream has ended
 		}
 	}
-	s.err = fmt.Errorf("%w: %w", ErrClosed, ErrMaxLifetime)
-	s.cancel(ErrMaxLifetime)
+	s.err = fmt.Errorf("%w: %w", ErrClosed, cause)
+	s.cancel(cause)
 }
 
 // lastEventID returns the client's last event ID from the header or, if
