@@ -122,7 +122,6 @@ func (l *Limit) refuse(w http.ResponseWriter, r *http.Request) error {
 			max(wait.Milliseconds(), 1), BusyEvent)
 		return err
 	}
-	h.Del("Content-Type")
 	h.Del("X-Accel-Buffering")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
