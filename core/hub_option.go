@@ -112,6 +112,7 @@ type hubConfig struct {
 	policy    SlowPolicy
 	hooks     Hooks
 	logger    *slog.Logger
+	observer  *Observer // WithObserver
 }
 
 type hubOptionFunc func(*hubConfig)

@@ -37,6 +37,7 @@ type Stream struct {
 	beatEvery time.Duration // heartbeat interval, 0 when off
 	retry     time.Duration // reconnection delay sent first, 0 for none
 	unwatch   []func() bool // stop the context.AfterFuncs that end the stream
+	obs       *Observer     // nil: none (WithObserver)
 
 	// unblockMu orders unblock, which runs on a goroutine of its own, with
 	// each write and with the end of the stream: unblock moves the
@@ -274,6 +275,7 @@ func newStream(ctx context.Context, out sink, cfg config) *Stream {
 		timeout:   cfg.writeTimeout,
 		beatEvery: cfg.heartbeat,
 		retry:     cfg.retry,
+		obs:       cfg.observer,
 	}
 	s.unwatch = append(s.unwatch, context.AfterFunc(ctx, s.unblock))
 	return s
@@ -282,14 +284,29 @@ func newStream(ctx context.Context, out sink, cfg config) *Stream {
 // run opens the stream (writeHeader, if any, commits the status line),
 // runs fn and tears the stream down.
 func (s *Stream) run(fn StreamFunc, writeHeader func()) error {
-	defer s.finish()
+	var opened bool
+	var cause error // why it ended, for the Observer
+	defer func() {
+		s.finish()
+		if opened {
+			s.obs.streamEnd(cause)
+		}
+	}()
 	s.mu.Lock()
 	err := s.openLocked(writeHeader)
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return fn(s)
+	if s.obs != nil {
+		opened = true
+		s.obs.streamOpen()
+	}
+	err = fn(s)
+	if opened {
+		cause = s.endCause(err)
+	}
+	return err
 }
 
 func (s *Stream) openLocked(writeHeader func()) error {
@@ -311,7 +328,7 @@ func (s *Stream) openLocked(writeHeader func()) error {
 			return err
 		}
 	}
-	if err := s.writeLocked(first); err != nil {
+	if err := s.writeLocked(0, first); err != nil {
 		return err
 	}
 	if s.beatEvery > 0 {
@@ -361,7 +378,7 @@ func (s *Stream) Send(ev Event) error {
 	if cap(frame) <= maxKeptBuffer {
 		s.buf = frame
 	}
-	return s.writeLocked(frame)
+	return s.writeLocked(1, frame)
 }
 
 // Err returns nil while the stream is open, and an error wrapping
@@ -443,7 +460,10 @@ func (s *Stream) errLocked() error {
 // well although the stream's end moved its deadline (the last bytes went
 // out meanwhile) clears the deadline: what the server writes after the
 // handler, the end of the response, must not fail for it.
-func (s *Stream) writeLocked(frames ...[]byte) error {
+//
+// events is the number of events in frames, or heartbeat, for the
+// [Observer].
+func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 	now := time.Now()
 	if s.timeout > 0 {
 		if err := s.out.SetWriteDeadline(now.Add(s.timeout)); err != nil {
@@ -462,6 +482,9 @@ func (s *Stream) writeLocked(frames ...[]byte) error {
 	moved := s.moved
 	s.writing, s.moved = false, false
 	s.unblockMu.Unlock()
+	if s.obs.watchesWrites() {
+		s.observeWrite(events, frames, now, err)
+	}
 	if err != nil {
 		return s.failLocked(err)
 	}
@@ -500,7 +523,7 @@ func (s *Stream) writeFrames(frames [][]byte) error {
 	if err := s.errLocked(); err != nil {
 		return err
 	}
-	return s.writeLocked(frames...)
+	return s.writeLocked(len(frames), frames...)
 }
 
 // abort ends the stream with cause from any goroutine, without waiting
@@ -541,7 +564,7 @@ func (s *Stream) heartbeat() {
 	next := s.beatEvery
 	if idle := time.Since(s.lastWrite); idle < s.beatEvery {
 		next -= idle
-	} else if s.writeLocked(heartbeatFrame) != nil {
+	} else if s.writeLocked(heartbeat, heartbeatFrame) != nil {
 		return
 	}
 	s.beats.Add(1)

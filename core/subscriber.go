@@ -121,6 +121,7 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 	sub.mu.Unlock()
 	if overflowed {
 		sub.stream.abort(ErrSlowClient)
+		sub.hub.cfg.observer.slow(sub.topics)
 		return true
 	}
 	select {
@@ -157,6 +158,7 @@ func (sub *subscriber) settle() error {
 	sub.mu.Unlock()
 	if dropped > 0 {
 		sub.hub.cfg.hooks.drop(sub.stream, sub.topics, dropped)
+		sub.hub.cfg.observer.drop(sub.topics, dropped)
 	}
 	if overflow {
 		sub.hub.cfg.log(slog.LevelWarn, "sse: slow client disconnected", "topics", sub.topics)
@@ -269,7 +271,7 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 		return err
 	})
 	if errors.Is(err, ErrEnded) {
-		if err := sub.stream.writeFrames(bufs); err != nil {
+		if err := sub.replayed(len(sent), 0, sub.stream.writeFrames(bufs)); err != nil {
 			return nil, err
 		}
 		return nil, ErrEnded
@@ -282,12 +284,12 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 		if err != nil {
 			return nil, err
 		}
-		return sent, sub.stream.writeFrames(append(bufs, frame))
+		return sent, sub.replayed(len(sent), ResetUnknownID, sub.stream.writeFrames(append(bufs, frame)))
 	}
 	if err != nil {
 		return nil, err
 	}
-	return sent, sub.stream.writeFrames(bufs)
+	return sent, sub.replayed(len(sent), 0, sub.stream.writeFrames(bufs))
 }
 
 // quoteID quotes id for a message, cut to maxEchoedID bytes.
