@@ -2,6 +2,8 @@ package sse
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -201,12 +203,22 @@ func (o *Observer) receive() {
 
 // endCause returns why the stream ended, for [Observer.StreamEnd], given
 // its StreamFunc's error; it runs before the stream's own end cancels its
-// context.
+// context. net/http cancels the request's context as soon as a write to
+// its connection fails, before the stream hears of the failure: a
+// cancellation that comes with a failed write (one that the stream's end
+// did not interrupt) is that write's failure.
 func (s *Stream) endCause(fnErr error) error {
-	if s.ctx.Err() != nil {
-		return context.Cause(s.ctx)
+	if s.ctx.Err() == nil {
+		return fnErr
 	}
-	return fnErr
+	cause := context.Cause(s.ctx)
+	s.mu.Lock()
+	writeErr := s.writeErr
+	s.mu.Unlock()
+	if writeErr != nil && errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("%w: %w", ErrClosed, writeErr)
+	}
+	return cause
 }
 
 // writeSize returns the bytes of frames.

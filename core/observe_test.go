@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -365,3 +366,35 @@ type countingFlusher struct{ n *atomic.Int64 }
 
 func (w countingFlusher) Write(p []byte) (int, error) { return len(p), nil }
 func (w countingFlusher) Flush() error                { w.n.Add(1); return nil }
+
+// A client that reads nothing ends its stream by the write timeout, and
+// StreamEnd is told so, though net/http cancels the request as the write
+// fails.
+func TestObserverWriteTimeout(t *testing.T) {
+	leaktest.Check(t)
+	var o observed
+	big := strings.Repeat("x", 64<<10)
+	srv := httptest.NewServer(Handler(func(s *Stream) error {
+		for {
+			if err := s.Send(Event{Data: big}); err != nil {
+				return err
+			}
+		}
+	}, WithObserver(o.observer()), WithWriteTimeout(100*time.Millisecond), WithErrorHandler(func(*http.Request, error) {})))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL) // and read nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	o.waitEnds(t, 1)
+	o.read(func(o *observed) {
+		if !errors.Is(o.ends[0], os.ErrDeadlineExceeded) || !errors.Is(o.ends[0], ErrClosed) {
+			t.Errorf("StreamEnd(%v), want an error wrapping ErrClosed and os.ErrDeadlineExceeded", o.ends[0])
+		}
+		last := o.writes[len(o.writes)-1]
+		if !errors.Is(last.Err, os.ErrDeadlineExceeded) || last.Duration < 100*time.Millisecond {
+			t.Errorf("last write %+v, want one that failed after the timeout", last)
+		}
+	})
+}

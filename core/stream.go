@@ -50,6 +50,7 @@ type Stream struct {
 
 	mu        sync.Mutex
 	err       error // why the stream ended; nil while it is open
+	writeErr  error // the error of a write that failed on its own (the stream's end did not interrupt it), for the Observer
 	enc       frameEncoder
 	buf       []byte // frame buffer, reused across events
 	lastWrite time.Time
@@ -486,6 +487,9 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 		s.observeWrite(events, frames, now, err)
 	}
 	if err != nil {
+		if !moved || s.timeout > 0 && time.Since(now) >= s.timeout {
+			s.writeErr = err // it failed on its own, or its deadline passed before the stream's end moved it
+		}
 		return s.failLocked(err)
 	}
 	if s.timeout > 0 || moved {
