@@ -3,12 +3,15 @@ package sseotel_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -474,3 +477,53 @@ type discard struct{ flushes *atomic.Int64 }
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func (w discard) Flush() error              { w.flushes.Add(1); return nil }
+
+// TestWriteTimeout ends a stream whose client reads nothing by the write
+// timeout, and reads the cause and the failed write's duration.
+func TestWriteTimeout(t *testing.T) {
+	r := newReading(t)
+	big := strings.Repeat("x", 64<<10)
+	srv := httptest.NewServer(sse.Handler(func(s *sse.Stream) error {
+		for {
+			if err := s.Send(sse.Event{Data: big}); err != nil {
+				return err
+			}
+		}
+	}, r.m.Option(), sse.WithWriteTimeout(100*time.Millisecond), sse.WithErrorHandler(func(*http.Request, error) {})))
+	t.Cleanup(srv.Close)
+	open(t, srv.URL, "") // reads nothing
+	r.waitFor(t, 1, "sse.streams.ended", cause("write_timeout"))
+	hist := r.metric(t, "sse.write.duration").Data.(metricdata.Histogram[float64])
+	failed := attribute.NewSet(sseotel.ErrorTypeKey.String("write_timeout"))
+	for _, dp := range hist.DataPoints {
+		if dp.Attributes.Equals(&failed) {
+			if dp.Count != 1 || dp.Sum < 0.1 {
+				t.Errorf("failed writes: %d taking %vs, want one of at least the timeout, 0.1 s", dp.Count, dp.Sum)
+			}
+			return
+		}
+	}
+	t.Errorf("sse.write.duration has no point with error.type=write_timeout: %+v", hist.DataPoints)
+}
+
+func TestEndCause(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, "ended"},
+		{sse.ErrEnded, "ended"},
+		{sse.ErrSlowClient, "slow"},
+		{http.ErrServerClosed, "shutdown"},
+		{sse.ErrHubClosed, "shutdown"},
+		{fmt.Errorf("%w: %w", sse.ErrClosed, os.ErrDeadlineExceeded), "write_timeout"},
+		{context.Canceled, "client_left"},
+		{fmt.Errorf("%w: %w", sse.ErrClosed, syscall.EPIPE), "client_left"},
+		{errors.New("database down"), "error"},
+	}
+	for _, tt := range tests {
+		if got := sseotel.EndCause(tt.err); got != tt.want {
+			t.Errorf("EndCause(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
