@@ -247,9 +247,11 @@ func (r *reader) run(yield func(Event, error) bool) {
 			dropped = id
 			r.dec.SetLastEventID("")
 		}
+		rc := Reconnect{Attempt: r.attempt, Cause: res.cause, Delay: delay, LastEventID: r.dec.LastEventID(), DroppedID: dropped}
 		if r.cfg.onReconnect != nil {
-			r.cfg.onReconnect(Reconnect{Attempt: r.attempt, Cause: res.cause, Delay: delay, LastEventID: r.dec.LastEventID(), DroppedID: dropped})
+			r.cfg.onReconnect(rc)
 		}
+		r.cfg.observer.reconnect(rc)
 		if err := r.cfg.sleep(ctx, delay); err != nil {
 			yield(Event{}, err)
 			return
@@ -316,6 +318,7 @@ func (r *reader) connect(ctx context.Context, yield func(Event, error) bool) con
 	if res, ok := r.checkResponse(resp, func() { cancel(nil) }); !ok {
 		return res
 	}
+	r.cfg.observer.connect()
 
 	var body io.Reader = resp.Body
 	if idle != nil {
@@ -337,6 +340,7 @@ func (r *reader) connect(ctx context.Context, yield func(Event, error) bool) con
 			ev.Retry = d
 		}
 		r.attempt = 0
+		r.cfg.observer.receive()
 		if !yield(ev, nil) || r.cfg.endAfter != nil && r.cfg.endAfter(ev) {
 			return connResult{stop: true}
 		}

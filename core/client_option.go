@@ -41,6 +41,7 @@ type clientConfig struct {
 	retryStatus  func(code int) bool
 	onRequest    func(*http.Request) error
 	onReconnect  func(Reconnect)
+	observer     *Observer        // WithObserver
 	endOnEOF     bool             // WithEndOnEOF
 	endAfter     func(Event) bool // WithEndAfter
 	sleep        func(ctx context.Context, d time.Duration) error

@@ -422,6 +422,7 @@ func (h *Hub) deliver(msg Message) {
 		}
 		h.keyFrame(f, msg)
 		h.published.Add(1)
+		h.cfg.observer.publish(msg.Topics)
 	}
 	// deliver is never called concurrently, so the messages reach the
 	// fan-out in the order of their numbers.
@@ -512,6 +513,7 @@ func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
 		}
 	}
 	first := items[0].seq
+	queued := 0 // for the Observer
 	h.mu.RLock()
 	for _, t := range fo.order {
 		for sub := range h.topics[t] {
@@ -537,12 +539,14 @@ func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
 				}
 				frames = fo.frames
 			}
+			queued += len(frames)
 			if len(frames) > 0 && sub.enqueue(frames...) {
 				slow = append(slow, sub)
 			}
 		}
 	}
 	h.mu.RUnlock()
+	h.cfg.observer.fanOut(queued)
 	clear(fo.byTopic) // the frames' slices go with it: frames are not kept
 	clear(fo.order)
 	fo.order = fo.order[:0]
@@ -563,8 +567,11 @@ func (h *Hub) resetAll(seq uint64, topics []string) {
 	h.mu.RLock()
 	var slow []*subscriber
 	for sub := range h.all {
-		if sub.joined < seq && (len(topics) == 0 || sub.wants(topics)) && sub.enqueue(gapFrame) {
-			slow = append(slow, sub)
+		if sub.joined < seq && (len(topics) == 0 || sub.wants(topics)) {
+			h.cfg.observer.reset(sub.topics, ResetLost)
+			if sub.enqueue(gapFrame) {
+				slow = append(slow, sub)
+			}
 		}
 	}
 	h.mu.RUnlock()

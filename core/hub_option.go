@@ -133,6 +133,7 @@ type hubConfig struct {
 	latest    *latestTopics        // nil: no topic keeps its latest events
 	hooks     Hooks
 	logger    *slog.Logger
+	observer  *Observer // WithObserver
 }
 
 type hubOptionFunc func(*hubConfig)

@@ -35,6 +35,7 @@ type config struct {
 	// streams of one Handler share it, and so do those of one
 	// WithErrorHandler option value.
 	noDeadline *atomic.Bool
+	observer   *Observer // WithObserver
 }
 
 type optionFunc func(*config)

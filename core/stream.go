@@ -40,6 +40,7 @@ type Stream struct {
 	retry     time.Duration // reconnection delay sent first, 0 for none
 	unwatch   []func() bool // stop the context.AfterFuncs that end the stream
 	timedOut  atomic.Bool   // a write failed after waiting the whole write timeout
+	obs       *Observer     // nil: none (WithObserver)
 
 	// unblockMu orders unblock, which runs on a goroutine of its own, with
 	// each write and with the end of the stream: unblock moves the
@@ -52,6 +53,7 @@ type Stream struct {
 
 	mu        sync.Mutex
 	err       error // why the stream ended; nil while it is open
+	writeErr  error // the error of a write that failed on its own (the stream's end did not interrupt it), for the Observer
 	enc       frameEncoder
 	buf       []byte // frame buffer, reused across events
 	lastWrite time.Time
@@ -318,6 +320,7 @@ func newStream(ctx context.Context, out sink, cfg config) *Stream {
 		beatEvery: cfg.heartbeat,
 		retry:     cfg.retry,
 		lifetime:  cfg.lifetime,
+		obs:       cfg.observer,
 	}
 	s.unwatch = append(s.unwatch, context.AfterFunc(ctx, s.unblock))
 	return s
@@ -326,14 +329,29 @@ func newStream(ctx context.Context, out sink, cfg config) *Stream {
 // run opens the stream (writeHeader, if any, commits the status line),
 // runs fn and tears the stream down.
 func (s *Stream) run(fn StreamFunc, writeHeader func()) error {
-	defer s.finish()
+	var opened bool
+	var cause error // why it ended, for the Observer
+	defer func() {
+		s.finish()
+		if opened {
+			s.obs.streamEnd(cause)
+		}
+	}()
 	s.mu.Lock()
 	err := s.openLocked(writeHeader)
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return fn(s)
+	if s.obs != nil {
+		opened = true
+		s.obs.streamOpen()
+	}
+	err = fn(s)
+	if opened {
+		cause = s.endCause(err)
+	}
+	return err
 }
 
 func (s *Stream) openLocked(writeHeader func()) error {
@@ -355,7 +373,7 @@ func (s *Stream) openLocked(writeHeader func()) error {
 			return err
 		}
 	}
-	if err := s.writeLocked(first); err != nil {
+	if err := s.writeLocked(0, first); err != nil {
 		return err
 	}
 	if s.beatEvery > 0 {
@@ -415,7 +433,7 @@ func (s *Stream) Send(ev Event) error {
 	if cap(frame) <= maxKeptBuffer {
 		s.buf = frame
 	}
-	return s.writeLocked(frame)
+	return s.writeLocked(1, frame)
 }
 
 // Err returns nil while the stream is open, and an error wrapping
@@ -497,7 +515,10 @@ func (s *Stream) errLocked() error {
 // well although the stream's end moved its deadline (the last bytes went
 // out meanwhile) clears the deadline: what the server writes after the
 // handler, the end of the response, must not fail for it.
-func (s *Stream) writeLocked(frames ...[]byte) error {
+//
+// events is the number of events in frames, or heartbeat, for the
+// [Observer].
+func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 	now := time.Now()
 	if s.timeout > 0 {
 		if err := s.out.SetWriteDeadline(now.Add(s.timeout)); err != nil {
@@ -516,7 +537,13 @@ func (s *Stream) writeLocked(frames ...[]byte) error {
 	moved := s.moved
 	s.writing, s.moved = false, false
 	s.unblockMu.Unlock()
+	if s.obs.watchesWrites() {
+		s.observeWrite(events, frames, now, err)
+	}
 	if err != nil {
+		if !moved || s.timeout > 0 && time.Since(now) >= s.timeout {
+			s.writeErr = err // it failed on its own, or its deadline passed before the stream's end moved it
+		}
 		return s.writeFailedLocked(now, err)
 	}
 	if s.timeout > 0 || moved {
@@ -554,7 +581,7 @@ func (s *Stream) writeFrames(frames [][]byte) error {
 	if err := s.errLocked(); err != nil {
 		return err
 	}
-	return s.writeLocked(frames...)
+	return s.writeLocked(len(frames), frames...)
 }
 
 // abort ends the stream with cause from any goroutine, without waiting
@@ -606,7 +633,7 @@ func (s *Stream) heartbeat() {
 	next := s.beatEvery
 	if idle := time.Since(s.lastWrite); idle < s.beatEvery {
 		next -= idle
-	} else if s.writeLocked(heartbeatFrame) != nil {
+	} else if s.writeLocked(heartbeat, heartbeatFrame) != nil {
 		return
 	}
 	s.beats.Add(1)
@@ -651,7 +678,7 @@ func (s *Stream) expire(cause error) {
 	}
 	hint := time.Millisecond + rand.N(limit).Truncate(time.Millisecond)
 	if frame, err := s.enc.append(s.buf[:0], &Event{Retry: hint}); err == nil {
-		if s.writeLocked(frame) != nil {
+		if s.writeLocked(0, frame) != nil {
 			return // failed: the stream has ended
 		}
 	}

@@ -134,6 +134,7 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 	sub.mu.Unlock()
 	if overflowed {
 		sub.stream.abort(ErrSlowClient)
+		sub.hub.cfg.observer.slow(sub.topics)
 		return true
 	}
 	select {
@@ -177,6 +178,7 @@ func (sub *subscriber) settle() error {
 	sub.mu.Unlock()
 	if dropped > 0 {
 		sub.hub.cfg.hooks.drop(sub.stream, sub.topics, dropped)
+		sub.hub.cfg.observer.drop(sub.topics, dropped)
 	}
 	if overflow {
 		sub.hub.cfg.log(slog.LevelWarn, "sse: slow client disconnected", "topics", sub.topics)
@@ -293,7 +295,7 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 		return err
 	})
 	if errors.Is(err, ErrEnded) {
-		if err := sub.stream.writeFrames(bufs); err != nil {
+		if err := sub.replayed(len(sent), 0, sub.stream.writeFrames(bufs)); err != nil {
 			return nil, err
 		}
 		return nil, ErrEnded
@@ -310,6 +312,10 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 			}
 			bufs = append(bufs, frame)
 		}
+		reason, replayed := ResetUnknownID, len(sent)
+		if sub.allKept {
+			reason = 0 // the latest values instead of a reset
+		}
 		if len(latest) > 0 {
 			// The latest events are older than what the replay may have
 			// sent of what was published since the client joined: send
@@ -317,12 +323,12 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 			// ends with the newest values.
 			sent = nil
 		}
-		return sent, sub.stream.writeFrames(append(bufs, latest...))
+		return sent, sub.replayed(replayed, reason, sub.stream.writeFrames(append(bufs, latest...)))
 	}
 	if err != nil {
 		return nil, err
 	}
-	return sent, sub.stream.writeFrames(bufs)
+	return sent, sub.replayed(len(sent), 0, sub.stream.writeFrames(bufs))
 }
 
 // quoteID quotes id for a message, cut to maxEchoedID bytes.
