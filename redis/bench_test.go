@@ -3,9 +3,9 @@ package sseredis
 import (
 	"context"
 	"testing"
-	"time"
 
 	sse "github.com/eventwire/sse/core"
+	"github.com/eventwire/sse/internal/backendtest"
 )
 
 // BenchmarkPublishToDelivery measures the time from hub.Publish to the
@@ -17,7 +17,7 @@ func BenchmarkPublishToDelivery(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchDelivery(b, hub)
+		backendtest.Delivery(b, hub)
 	})
 	b.Run("redis", func(b *testing.B) {
 		rs := startRedis(b, volatile...)
@@ -30,48 +30,6 @@ func BenchmarkPublishToDelivery(b *testing.B) {
 			backend.Close()
 			b.Fatal(err)
 		}
-		benchDelivery(b, hub)
+		backendtest.Delivery(b, hub)
 	})
-}
-
-// flushSignal is a stream's writer that discards what is written and
-// signals each flush.
-type flushSignal chan struct{}
-
-func (f flushSignal) Write(p []byte) (int, error) { return len(p), nil }
-
-func (f flushSignal) Flush() error {
-	select {
-	case f <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-func benchDelivery(b *testing.B, hub *sse.Hub) {
-	defer hub.Close()
-	flushed := make(flushSignal, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- sse.StreamTo(ctx, flushed, hub.StreamFunc("bench"), sse.WithHeartbeat(0)) }()
-	for hub.Stats().Subscribers == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	select {
-	case <-flushed: // the stream's opening flush
-	default:
-	}
-	ev := sse.Event{Type: "tick", Data: `{"n":1}`}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := hub.Publish(ctx, ev, "bench"); err != nil {
-			b.Fatal(err)
-		}
-		<-flushed
-	}
-	cancel()
-	if err := <-done; err != nil {
-		b.Log(err)
-	}
 }
