@@ -236,7 +236,9 @@ func EndOnShutdown(srv *http.Server) { DrainOnShutdown(srv, 0) }
 // the clients move to the other servers gradually rather than all at once,
 // and resume there with their Last-Event-ID. Each stream's context then
 // ends with [http.ErrServerClosed]. Shutdown returns once the last stream
-// has ended, about window after it started; if its context ends first it
+// has ended, about window after it started (a stream whose client stopped
+// reading ends when its write times out, see [WithWriteTimeout]); if its
+// context ends first it
 // returns that error, and [http.Server.Close] ends the streams left at
 // once. A window of 0 or less ends every stream at once, as EndOnShutdown
 // does. Call one of them once, before the server starts.
