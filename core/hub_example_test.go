@@ -12,9 +12,9 @@ import (
 )
 
 // A hub serves a topic to every client that opens the stream; whatever is
-// published to the topic reaches them all. Registering the hub's Shutdown
-// with the server lets Server.Shutdown end the open streams instead of
-// waiting for them forever.
+// published to the topic reaches them all. With EndOnShutdown,
+// Server.Shutdown ends the open streams instead of waiting for them
+// forever; the hub is closed after it.
 func ExampleHub() {
 	hub, err := sse.NewHub()
 	if err != nil {
@@ -22,7 +22,7 @@ func ExampleHub() {
 		return
 	}
 	srv := httptest.NewUnstartedServer(sse.Handler(hub.StreamFunc("news")))
-	srv.Config.RegisterOnShutdown(func() { hub.Shutdown(context.Background()) })
+	sse.EndOnShutdown(srv.Config)
 	srv.Start()
 	defer srv.Close()
 
@@ -54,6 +54,7 @@ func ExampleHub() {
 	srv.Config.Shutdown(ctx)
 	_, err = dec.Next()
 	fmt.Println("stream ended:", err == io.EOF)
+	hub.Close()
 	fmt.Println(hub.Publish(ctx, sse.Event{Data: "too late"}, "news"))
 	// Output:
 	// headline Hub released
@@ -139,4 +140,44 @@ func ExampleWithLiveValues() {
 	// Output:
 	// mem 1.2 GiB
 	// cpu 17%
+}
+
+// A user logs out: Hub.End ends that user's streams, on every server
+// sharing the hub's backend, each with an sse-end event saying why.
+func ExampleHub_End() {
+	hub, err := sse.NewHub()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer hub.Close()
+	srv := httptest.NewServer(sse.Handler(hub.StreamFunc("user:ann"), sse.WithHeartbeat(0)))
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	for hub.Stats().Subscribers == 0 { // the stream has subscribed
+		time.Sleep(time.Millisecond)
+	}
+	ctx := context.Background()
+	hub.Publish(ctx, sse.Event{Data: "you have mail"}, "user:ann")
+	hub.End(ctx, "logged out", "user:ann")
+
+	dec := sse.NewDecoder(resp.Body)
+	for {
+		ev, err := dec.Next()
+		if err != nil {
+			fmt.Println("stream ended:", err == io.EOF)
+			return
+		}
+		fmt.Println(ev.Type, ev.Data)
+	}
+	// Output:
+	// message you have mail
+	// sse-end logged out
+	// stream ended: true
 }
