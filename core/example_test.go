@@ -172,3 +172,36 @@ func ExampleDecoder() {
 	// update id="" last=1 "second"
 	// 2s
 }
+
+// A Limit caps the streams one user keeps open; a stream past the cap is
+// refused so that its client comes back by itself later: 503 with
+// Retry-After for a client such as this one, 200 with a retry delay for a
+// browser's EventSource.
+func ExampleLimit() {
+	limit := &sse.Limit{PerKey: 1, Key: func(r *http.Request) string { return r.URL.Query().Get("user") }}
+	srv := httptest.NewServer(sse.Handler(func(s *sse.Stream) error {
+		<-s.Done()
+		return nil
+	}, sse.WithLimit(limit)))
+	defer srv.Close()
+
+	first, err := http.Get(srv.URL + "?user=ann")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer first.Body.Close()
+	second, err := http.Get(srv.URL + "?user=ann")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	second.Body.Close()
+	fmt.Println(first.Status)
+	fmt.Println(second.Status, second.Header.Get("Retry-After") != "")
+	fmt.Println(limit.Open(), "open")
+	// Output:
+	// 200 OK
+	// 503 Service Unavailable true
+	// 1 open
+}
