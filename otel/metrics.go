@@ -150,7 +150,7 @@ func New(opts ...Option) (*Metrics, error) {
 	m.reconnects = counter("sse.client.reconnects", "{reconnect}", "Reconnections of clients, by cause.")
 	m.received = counter("sse.client.events.received", "{event}", "Events clients received.")
 
-	m.endCauses = addOptions(EndCauseKey, causeClientLeft, causeSlow, causeWriteTimeout, causeShutdown, causeEnded, causeError)
+	m.endCauses = addOptions(EndCauseKey, causeClientLeft, causeSlow, causeWriteTimeout, causeShutdown, causeMaxLifetime, causeEnded, causeError)
 	m.resetReasons = addOptions(ResetReasonKey, sse.ResetUnknownID.String(), sse.ResetLost.String())
 	m.reconnectCauses = addOptions(ReconnectCauseKey, reconnectEOF, reconnectIdle, reconnectStatus, reconnectError)
 	m.writeErrors = map[string][]metric.RecordOption{}

@@ -528,3 +528,20 @@ func TestEndCause(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxLifetime checks that streams rotated by sse.WithMaxLifetime end
+// with the cause max_lifetime.
+func TestMaxLifetime(t *testing.T) {
+	r := newReading(t)
+	srv := httptest.NewServer(sse.Handler(func(s *sse.Stream) error {
+		<-s.Done()
+		return s.Err()
+	}, sse.WithHeartbeat(0), sse.WithMaxLifetime(20*time.Millisecond), r.m.Option()))
+	defer srv.Close()
+	for range 2 {
+		s := open(t, srv.URL, "")
+		io.Copy(io.Discard, s.body) // until the stream ends at its lifetime
+		s.close()
+	}
+	r.waitFor(t, 2, "sse.streams.ended", cause("max_lifetime"))
+}
