@@ -639,6 +639,11 @@ type Stats struct {
 	// and the hub's shutdown are not counted.
 	DroppedClients uint64
 	QueueDepth     int // events queued for all subscribers now
+	// FanOutLag is how many events have reached the hub from its log and
+	// wait for the fan-out to queue them for the subscribers: near 0 but
+	// under bursts, and up to about a thousand when publishers are faster
+	// than the fan-out (see [Hub.Publish]).
+	FanOutLag int
 }
 
 // Stats returns the hub's counters. It visits every subscriber's queue,
@@ -652,6 +657,8 @@ func (h *Hub) Stats() Stats {
 		SlowDisconnects: h.slowClosed.Load(),
 		DroppedClients:  h.slowClosed.Load() + h.timedOut.Load(),
 	}
+	fanned := h.fanned.Load() // before seq, so that the lag is never negative
+	st.FanOutLag = int(h.seq.Load() - fanned)
 	h.mu.RLock()
 	for sub := range h.all {
 		st.QueueDepth += sub.depth()

@@ -394,3 +394,20 @@ func TestHubPublishWaitingPublisherKeepsItsRoom(t *testing.T) {
 		t.Errorf("Publish of the publisher that waited first = %v", err)
 	}
 }
+
+// TestHubStatsFanOutLag checks that Stats counts the events that wait for
+// a held fan-out, and none once it has caught up.
+func TestHubStatsFanOutLag(t *testing.T) {
+	staller := newHubStaller()
+	hub := newTestHub(t, WithLogger(slog.New(staller)))
+	staller.hold(t, hub)
+	ids := hubFillTo(t, hub, "e", "t", 10)
+	if lag := hub.Stats().FanOutLag; lag < len(ids) {
+		t.Errorf("FanOutLag %d with %d events waiting for the held fan-out", lag, len(ids))
+	}
+	staller.release()
+	hubSettle(t, hub)
+	if lag := hub.Stats().FanOutLag; lag != 0 {
+		t.Errorf("FanOutLag %d once the fan-out caught up, want 0", lag)
+	}
+}

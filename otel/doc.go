@@ -23,7 +23,8 @@
 //   - sse.streams.open (UpDownCounter, {stream}): streams open now.
 //   - sse.streams.opened (Counter, {stream}).
 //   - sse.streams.ended (Counter, {stream}), with sse.end.cause: client_left,
-//     slow, write_timeout, shutdown, ended or error (see [EndCause]).
+//     slow, write_timeout, shutdown, max_lifetime, ended or error (see
+//     [EndCause]).
 //   - sse.events.written (Counter, {event}).
 //   - sse.bytes.written (Counter, By): events, heartbeats and retry fields.
 //   - sse.heartbeats.written (Counter, {heartbeat}).
@@ -44,6 +45,8 @@
 //   - sse.hub.resets (Counter, {reset}), with sse.reset.reason: unknown_id
 //     (the client's ID cannot be resumed from) or lost (the backend lost
 //     events).
+//   - sse.hub.fanout.lag (Gauge, {event}): events that reached the hub
+//     and wait for its fan-out, for a hub given to [Metrics.ObserveHub].
 //
 // Clients ([sse.Events], [sse.Get]):
 //

@@ -40,6 +40,8 @@ const (
 type Metrics struct {
 	topics bool
 	opt    sse.ObserverOption
+	meter  metric.Meter
+	lag    metric.Int64ObservableGauge
 
 	streamsOpen   metric.Int64UpDownCounter
 	streamsOpened metric.Int64Counter
@@ -116,7 +118,7 @@ func New(opts ...Option) (*Metrics, error) {
 		c.provider = otel.GetMeterProvider()
 	}
 	meter := c.provider.Meter(ScopeName)
-	m := &Metrics{topics: c.topics}
+	m := &Metrics{topics: c.topics, meter: meter}
 	var errs []error
 	counter := func(name, unit, desc string) metric.Int64Counter {
 		i, err := meter.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
@@ -145,6 +147,9 @@ func New(opts ...Option) (*Metrics, error) {
 	m.replays = counter("sse.hub.replays", "{replay}", "Answers to a reconnecting subscription's Last-Event-ID: a replay, maybe empty, perhaps followed by a reset.")
 	m.replayed = counter("sse.hub.events.replayed", "{event}", "Events replayed to reconnecting subscriptions.")
 	m.resets = counter("sse.hub.resets", "{reset}", "Reset events sent to subscriptions, by reason.")
+	m.lag, err = meter.Int64ObservableGauge("sse.hub.fanout.lag", metric.WithUnit("{event}"),
+		metric.WithDescription("Events that reached a hub from its log and wait for its fan-out (see ObserveHub)."))
+	errs = append(errs, err)
 
 	m.connections = counter("sse.client.connections", "{connection}", "Responses that streamed events to a client, the first included.")
 	m.reconnects = counter("sse.client.reconnects", "{reconnect}", "Reconnections of clients, by cause.")
@@ -177,6 +182,23 @@ func addOptions(key attribute.Key, values ...string) map[string][]metric.AddOpti
 // subscriptions are streams of the handler that serves them: give the
 // option to both to see both.
 func (m *Metrics) Option() sse.ObserverOption { return m.opt }
+
+// ObserveHub reports hub's fan-out lag, [sse.Stats].FanOutLag, as the gauge
+// sse.hub.fanout.lag: the events that reached the hub from its log and
+// wait to be queued for its subscribers. It grows when publishers are
+// faster than the hub can hand events out. Each collection reads
+// hub.Stats, which visits every subscriber. The returned function stops
+// the reporting; call it before the hub is closed.
+func (m *Metrics) ObserveHub(hub *sse.Hub) (stop func() error, err error) {
+	reg, err := m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(m.lag, int64(hub.Stats().FanOutLag))
+		return nil
+	}, m.lag)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Unregister, nil
+}
 
 // observer returns the functions that record the measurements.
 func (m *Metrics) observer() sse.Observer {

@@ -545,3 +545,52 @@ func TestMaxLifetime(t *testing.T) {
 	}
 	r.waitFor(t, 2, "sse.streams.ended", cause("max_lifetime"))
 }
+
+// TestObserveHub checks that the fan-out lag of an observed hub is
+// reported, 0 once the fan-out has caught up, and no longer once the
+// reporting stopped.
+func TestObserveHub(t *testing.T) {
+	r := newReading(t)
+	hub, err := sse.NewHub(r.m.Option())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	stop, err := r.m.ObserveHub(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if err := hub.Publish(context.Background(), sse.Event{Data: "x"}, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		gauge, ok := r.metric(t, "sse.hub.fanout.lag").Data.(metricdata.Gauge[int64])
+		if !ok || len(gauge.DataPoints) != 1 {
+			t.Fatalf("sse.hub.fanout.lag: %+v, want a gauge with one point", r.metric(t, "sse.hub.fanout.lag").Data)
+		}
+		if gauge.DataPoints[0].Value == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lag is still %d after %v", gauge.DataPoints[0].Value, wait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := r.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if g, ok := m.Data.(metricdata.Gauge[int64]); m.Name == "sse.hub.fanout.lag" && ok && len(g.DataPoints) > 0 {
+				t.Errorf("the lag is still reported after stop: %+v", g.DataPoints)
+			}
+		}
+	}
+}
