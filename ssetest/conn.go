@@ -264,6 +264,7 @@ func (c *Conn) read(call string, n int) []sse.Event {
 		if err != nil {
 			c.fail(call, n, evs, err)
 		}
+		ev.ID, ev.ClearID = c.dec.LastEventID(), false // as a browser reports it
 		c.record(ev)
 		evs = append(evs, ev)
 	}

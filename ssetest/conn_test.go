@@ -252,8 +252,8 @@ func TestRequest(t *testing.T) {
 }
 
 // TestReconnect checks that Reconnect sends the last event ID the stream
-// set, also after events without one, and sends none once the stream
-// cleared it.
+// set, which events without one report as a browser does, and sends none
+// once the stream cleared it.
 func TestReconnect(t *testing.T) {
 	leaktest.Check(t)
 	h := sse.Handler(func(s *sse.Stream) error {
@@ -279,7 +279,7 @@ func TestReconnect(t *testing.T) {
 	checkEvents(t, c.Take(3), []sse.Event{
 		{ID: "1", Type: "message", Data: "from "},
 		{ID: "2", Type: "message", Data: "second"},
-		{Type: "message", Data: "no id"},
+		{ID: "2", Type: "message", Data: "no id"},
 	})
 	c.Reconnect()
 	if got := c.Response().Request.Header.Get("Last-Event-ID"); got != "2" {
@@ -288,8 +288,8 @@ func TestReconnect(t *testing.T) {
 	checkEvents(t, c.Take(4), []sse.Event{
 		{ID: "3", Type: "message", Data: "from 2"},
 		{ID: "4", Type: "message", Data: "second"},
-		{Type: "message", Data: "no id"},
-		{ClearID: true, Type: "message", Data: "cleared"},
+		{ID: "4", Type: "message", Data: "no id"},
+		{ID: "", Type: "message", Data: "cleared"},
 	})
 	c.Reconnect()
 	if _, sent := c.Response().Request.Header["Last-Event-Id"]; sent {
