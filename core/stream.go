@@ -166,9 +166,9 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 // the headers go out before it runs. An HTTP/1.x server would discard a
 // short body then, or close it, unless told that the handler reads it
 // while it writes (HTTP/2 always lets it). Such a connection is not used
-// again: net/http's HTTP/1.x server panics if
-// a full-duplex body reaches its end after the handler returned, as it
-// would when fn leaves the body unread (go.dev/issue/68560), and a body
+// again: net/http's HTTP/1.x server panics if a full-duplex body reaches
+// its end after the handler returned, as it would when fn leaves the body
+// unread (go.dev/issue/68560), and a body
 // still unread when fn returns would put its bytes where the next request
 // should start. It reports whether the body is read in full duplex; the
 // caller then ends it with endBody.
@@ -238,10 +238,10 @@ func EndOnShutdown(srv *http.Server) { DrainOnShutdown(srv, 0) }
 // ends with [http.ErrServerClosed]. Shutdown returns once the last stream
 // has ended, about window after it started (a stream whose client stopped
 // reading ends when its write times out, see [WithWriteTimeout]); if its
-// context ends first it
-// returns that error, and [http.Server.Close] ends the streams left at
-// once. A window of 0 or less ends every stream at once, as EndOnShutdown
-// does. Call one of them once, before the server starts.
+// context ends first it returns that error, and [http.Server.Close] ends
+// the streams left at once. A window of 0 or less ends every stream at
+// once, as EndOnShutdown does. Call one of them once, before the server
+// starts.
 //
 //	sse.DrainOnShutdown(srv, 10*time.Second)
 //	// ... on SIGTERM:
@@ -543,10 +543,17 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 		s.observeWrite(events, frames, now, err)
 	}
 	if err != nil {
-		if !moved || s.timeout > 0 && time.Since(now) >= s.timeout {
+		// Only the deadline fails a write that waited the whole timeout,
+		// since the stream's end moves the deadline earlier (see
+		// [Stream.unblock]).
+		timedOut := s.timeout > 0 && time.Since(now) >= s.timeout
+		if timedOut {
+			s.timedOut.Store(true)
+		}
+		if !moved || timedOut {
 			s.writeErr = err // it failed on its own, or its deadline passed before the stream's end moved it
 		}
-		return s.writeFailedLocked(now, err)
+		return s.failLocked(err)
 	}
 	if s.timeout > 0 || moved {
 		// Clear the deadline: HTTP/2 resets a stream whose deadline passes
@@ -604,17 +611,6 @@ func (s *Stream) unblock() {
 		// An error leaves the write to its own deadline.
 		s.moved = s.out.SetWriteDeadline(time.Now()) == nil
 	}
-}
-
-// writeFailedLocked ends the stream after a write that started at start
-// failed with err, noting whether it waited out the write timeout: only
-// the deadline fails a write that late, since the stream's end moves the
-// deadline earlier (see [Stream.unblock]).
-func (s *Stream) writeFailedLocked(start time.Time, err error) error {
-	if s.timeout > 0 && time.Since(start) >= s.timeout {
-		s.timedOut.Store(true)
-	}
-	return s.failLocked(err)
 }
 
 func (s *Stream) failLocked(err error) error {
