@@ -155,10 +155,8 @@ func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
 	}
-	select {
-	case <-h.done:
+	if h.closed() {
 		return ErrHubClosed
-	default:
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -239,10 +237,8 @@ func (h *Hub) StreamFunc(topics ...string) StreamFunc {
 func (h *Hub) add(sub *subscriber) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	select {
-	case <-h.done:
+	if h.closed() {
 		return false
-	default:
 	}
 	// Messages numbered up to here are in the log already: the replay
 	// sends those the client missed, the fan-out skips them for sub.

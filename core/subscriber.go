@@ -227,10 +227,8 @@ func (sub *subscriber) run() (err error) {
 			}
 			bufs = append(bufs, f.bytes)
 		}
-		if end != nil {
-			if _, dup := replayed[end.pos]; !dup {
-				bufs = append(bufs, end.bytes)
-			}
+		if end != nil { // never one the replay sent: the stream ended there
+			bufs = append(bufs, end.bytes)
 		}
 		err := sub.stream.writeFrames(bufs)
 		// Let go of the written frames: they may be large, and the
@@ -304,17 +302,16 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 		// The ID is unknown, or the history lost events while the replay
 		// ran: send what was replayed, then the reset, then the latest
 		// events.
-		if !sub.allKept {
+		reason, replayed := ResetUnknownID, len(sent)
+		if sub.allKept {
+			reason = 0 // the latest values instead of a reset
+		} else {
 			reset := Event{Type: ResetEvent, Data: fmt.Sprintf("cannot resume after event %s", quoteID(last))}
 			frame, err := reset.AppendText(nil)
 			if err != nil {
 				return nil, err
 			}
 			bufs = append(bufs, frame)
-		}
-		reason, replayed := ResetUnknownID, len(sent)
-		if sub.allKept {
-			reason = 0 // the latest values instead of a reset
 		}
 		if len(latest) > 0 {
 			// The latest events are older than what the replay may have
