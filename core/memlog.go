@@ -238,9 +238,14 @@ func (l *memLog) append(msg Message, now time.Time) {
 
 // find returns the entry numbered num, which must be in the history.
 func (l *memLog) find(num uint64) *memEntry {
-	live := l.entries[l.head:]
-	i, _ := slices.BinarySearchFunc(live, num, func(e memEntry, num uint64) int { return cmp.Compare(e.num, num) })
-	return &live[i]
+	return &l.entries[l.place(num)]
+}
+
+// place returns the index in entries of the entry numbered num, or of the
+// first one after it if it is not there.
+func (l *memLog) place(num uint64) int {
+	i, _ := slices.BinarySearchFunc(l.entries[l.head:], num, func(e memEntry, num uint64) int { return cmp.Compare(e.num, num) })
+	return l.head + i
 }
 
 // letGo makes topic t let go of its oldest entry, to stay within its
@@ -354,9 +359,9 @@ func (l *memLog) Replay(_ context.Context, lastID string, fn func(Message) error
 	// oldest live entry, which comes after lastID too.
 	var lost []string
 	var msgs []Message
-	for i := range l.entries[l.head:] {
-		e := &l.entries[l.head+i]
-		if e.num <= num || e.holds == 0 {
+	for i := l.place(num + 1); i < len(l.entries); i++ {
+		e := &l.entries[i]
+		if e.holds == 0 {
 			continue
 		}
 		for _, name := range e.topics {
