@@ -148,9 +148,10 @@ func Get(ctx context.Context, url string, opts ...ClientOption) iter.Seq2[Event,
 // reconnection delay (the server's last retry, else [WithReconnectDelay])
 // and reconnects, as a browser does; a finite stream ends the iteration
 // instead with [WithEndOnEOF] (at the server's end of the response) or
-// [WithEndAfter] (after an event that marks the end). Failures in a row, with no event in between, back off
-// exponentially with jitter up to [WithMaxReconnectDelay]. 204 No Content
-// ends the iteration without an error. Status 5xx and 429 are retried with
+// [WithEndAfter] (after an event that marks the end). Failures in a row,
+// with no event in between, back off exponentially with jitter up to
+// [WithMaxReconnectDelay]. 204 No Content ends the iteration without an
+// error. Status 5xx and 429 are retried with
 // backoff, waiting at least as long as a Retry-After header asks (see
 // [WithRetryStatus]). A delay the server asks for, with retry or
 // Retry-After, is bounded by [MaxServerDelay]. Any other status than 200,
