@@ -98,6 +98,7 @@ func FuzzClient(f *testing.F) {
 	f.Add([]byte("\x00\x0bdata: x\r\n\r\n\x06\x03404"))
 	f.Add([]byte("\x05\x0a4294967295\x05\x1dFri, 31 Dec 9999 23:59:59 GMT\x00\x15retry: 9000000000000\n\x05\x00"))
 	f.Add([]byte("\x80\x11data: a\n\ndata: b\n\x00\x09data: c\n\n"))
+	f.Add([]byte("0\x14id:0000000000\n\n0000000data:\n\n")) // an ID alone, then a reconnection
 	f.Fuzz(func(t *testing.T, p []byte) {
 		script := parseFuzzScript(p)
 		ft := &fuzzTransport{script: script}
@@ -123,7 +124,7 @@ func FuzzClient(f *testing.F) {
 		var want []Event
 		var wantErr error
 		var wantDropped []string
-		lastID, requests := "", 0
+		lastID, firedID, requests := "", "", 0
 	script:
 		for _, r := range append(script, fuzzResponse{kind: 4}) { // then 204
 			if requests > 0 { // a reconnection
@@ -132,7 +133,7 @@ func FuzzClient(f *testing.F) {
 				if strings.ContainsFunc(lastID, func(c rune) bool { return c < ' ' || c == 0x7F }) ||
 					strings.HasPrefix(lastID, " ") || strings.HasSuffix(lastID, " ") {
 					wantDropped = append(wantDropped, lastID)
-					lastID = ""
+					lastID, firedID = "", ""
 				} else {
 					wantDropped = append(wantDropped, "")
 				}
@@ -143,8 +144,10 @@ func FuzzClient(f *testing.F) {
 			}
 			switch fuzzKinds[r.kind] {
 			case "stream":
+				// An ID set alone before the reconnection is still news
+				// to whoever reads the events: the next one carries it.
 				var events []Event
-				events, lastID, _ = refDecodeFrom(r.body, lastID)
+				events, lastID, firedID, _ = refDecodeResume(r.body, lastID, firedID)
 				want = append(want, events...)
 			case "204":
 				break script

@@ -931,16 +931,25 @@ func refDecode(p []byte) (events []Event, lastID string, retry time.Duration) {
 // refDecodeFrom is refDecode for a stream that starts with a last event ID
 // set, as after a reconnect.
 func refDecodeFrom(p []byte, startID string) (events []Event, lastID string, retry time.Duration) {
+	events, lastID, _, retry = refDecodeResume(p, startID, startID)
+	return events, lastID, retry
+}
+
+// refDecodeResume is refDecodeFrom for a stream that goes on from another
+// (a reconnection): firedID is the last event ID when the last event of
+// the streams before fired, and it returns the one at the end of this one.
+func refDecodeResume(p []byte, startID, startFired string) (events []Event, lastID, firedID string, retry time.Duration) {
 	p = bytes.TrimPrefix(p, []byte(bom))
 	s := refUTF8(p)
 	lastID = startID
 	idBuf := startID
-	firedID, idField := startID, false
+	firedID = startFired
+	idField := false
 	var data, eventType string
 	for {
 		i := strings.IndexAny(s, "\r\n")
 		if i < 0 {
-			return events, lastID, retry // pending data discarded
+			return events, lastID, firedID, retry // pending data discarded
 		}
 		line := s[:i]
 		if strings.HasPrefix(s[i:], "\r\n") {
