@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -93,20 +94,36 @@ func (r *reading) value(t *testing.T, name string, attrs ...attribute.KeyValue) 
 	return 0
 }
 
-// check compares the sums named in want (name, or name{key=value}) with
-// their values.
+// check waits until the sums named in want (name, or name{key=value})
+// have their values, and reports those that do not within wait: a
+// stream's counters move just after its write has reached the client.
 func (r *reading) check(t *testing.T, want map[string]int64) {
 	t.Helper()
-	for key, w := range want {
-		name, attrs := key, []attribute.KeyValue(nil)
-		if i := strings.IndexByte(key, '{'); i >= 0 {
-			name = key[:i]
-			k, v, _ := strings.Cut(strings.TrimSuffix(key[i+1:], "}"), "=")
-			attrs = append(attrs, attribute.String(k, v))
+	deadline := time.Now().Add(wait)
+	for {
+		var wrong []string
+		for key, w := range want {
+			name, attrs := key, []attribute.KeyValue(nil)
+			if i := strings.IndexByte(key, '{'); i >= 0 {
+				name = key[:i]
+				k, v, _ := strings.Cut(strings.TrimSuffix(key[i+1:], "}"), "=")
+				attrs = append(attrs, attribute.String(k, v))
+			}
+			if got := r.value(t, name, attrs...); got != w {
+				wrong = append(wrong, fmt.Sprintf("%s = %d, want %d", key, got, w))
+			}
 		}
-		if got := r.value(t, name, attrs...); got != w {
-			t.Errorf("%s = %d, want %d", key, got, w)
+		if len(wrong) == 0 {
+			return
 		}
+		if time.Now().After(deadline) {
+			sort.Strings(wrong)
+			for _, w := range wrong {
+				t.Error(w)
+			}
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -218,7 +235,13 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Read to the end: a client that left first would make the failed
+	// stream's cause client_left.
+	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.waitFor(t, 1, "sse.streams.ended", cause("error"))
 	r.check(t, map[string]int64{
 		"sse.streams.open":                       0,
