@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -247,5 +248,53 @@ func benchHubFanOutTopics(b *testing.B, n int) {
 		if err := hub.Publish(ctx, ev, topic); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// flushCounter counts its flushes in n.
+type flushCounter struct{ n *atomic.Int64 }
+
+func (flushCounter) Write(p []byte) (int, error) { return len(p), nil }
+func (c flushCounter) Flush() error              { c.n.Add(1); return nil }
+
+// BenchmarkHubDeliver measures one event from Hub.Publish until every
+// subscriber has written and flushed it: the fan-out, each subscriber's
+// wake-up and its write, per event (divide by the subscribers for the
+// cost of one delivery).
+func BenchmarkHubDeliver(b *testing.B) {
+	for _, subscribers := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("subscribers=%d", subscribers), func(b *testing.B) {
+			hub, err := NewHub(WithQueueSize(4096))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer hub.Close()
+			ctx, cancel := context.WithCancel(b.Context())
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			defer cancel()
+			var flushes atomic.Int64
+			for range subscribers {
+				wg.Go(func() {
+					StreamTo(ctx, flushCounter{&flushes}, hub.StreamFunc("t"), WithHeartbeat(0))
+				})
+			}
+			for hub.Stats().Subscribers < subscribers {
+				time.Sleep(time.Millisecond)
+			}
+			ev := benchEvents[0].ev
+			ev.ID = ""
+			want := flushes.Load()
+			for b.Loop() {
+				if err := hub.Publish(ctx, ev, "t"); err != nil {
+					b.Fatal(err)
+				}
+				want += int64(subscribers)
+				for flushes.Load() < want {
+					runtime.Gosched()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subscribers), "ns/delivery")
+		})
 	}
 }

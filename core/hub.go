@@ -210,22 +210,38 @@ func (h *Hub) Subscribe(s *Stream, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
 	}
+	sub, err := h.enter(s, topics)
+	if err != nil {
+		return err
+	}
+	sub.leave(sub.run())
+	return nil
+}
+
+// enter makes s a subscriber to topics. Its work is kept out of Subscribe,
+// whose frame stays on the goroutine's stack for the whole subscription
+// (see [onOwnStack]).
+func (h *Hub) enter(s *Stream, topics []string) (*subscriber, error) {
 	sub := newSubscriber(h, s, topics)
 	if limit := h.cfg.maxTopics; limit > 0 && len(sub.distinct) > limit {
-		return fmt.Errorf("%w: %d, at most %d", ErrTooManyTopics, len(sub.distinct), limit)
+		return nil, fmt.Errorf("%w: %d, at most %d", ErrTooManyTopics, len(sub.distinct), limit)
 	}
 	if !h.add(sub) {
-		return ErrHubClosed
+		return nil, ErrHubClosed
 	}
-	defer h.remove(sub)
 	h.cfg.hooks.connect(s, topics)
-	err := sub.run()
+	return sub, nil
+}
+
+// leave takes the subscriber, whose run ended with err, out of the hub.
+func (sub *subscriber) leave(err error) {
+	h, s := sub.hub, sub.stream
+	defer h.remove(sub)
 	if s.timedOut.Load() {
 		h.timedOut.Add(1)
 	}
-	h.cfg.hooks.disconnect(s, topics, err)
-	h.cfg.log(slog.LevelDebug, "sse: subscriber left", "topics", topics, "err", err)
-	return nil
+	h.cfg.hooks.disconnect(s, sub.topics, err)
+	h.cfg.log(slog.LevelDebug, "sse: subscriber left", "topics", sub.topics, "err", err)
 }
 
 // StreamFunc returns a [StreamFunc] that subscribes its stream to topics: the

@@ -113,19 +113,35 @@ var errNilFunc = errors.New("sse: nil StreamFunc")
 // caller. If w cannot take the write deadline, the stream runs without
 // one and Serve reports [ErrNoWriteDeadline] as the stream opens.
 func Serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, opts ...Option) error {
-	return serve(w, r, fn, newConfig(opts))
+	cfg := newConfig(opts)
+	return serve(w, r, fn, &cfg)
 }
 
-func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) error {
+func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg *config) error {
+	s, done, err := open(w, r, fn, cfg)
+	if s == nil {
+		return err
+	}
+	defer done()
+	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
+}
+
+// open checks what serve needs, sets the headers and makes the stream; a
+// nil stream means the request was answered, or could not be, with err.
+// done undoes what open took once the stream has ended. Its work is kept
+// out of serve, whose frame stays on the goroutine's stack for the whole
+// stream (see [onOwnStack]).
+func open(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg *config) (s *Stream, done func(), err error) {
 	if fn == nil {
-		return errNilFunc
+		return nil, nil, errNilFunc
 	}
 	if !canFlush(w) {
-		return fmt.Errorf("%w: %T", ErrNotFlushable, w)
+		return nil, nil, fmt.Errorf("%w: %T", ErrNotFlushable, w)
 	}
 	rc := http.NewResponseController(w)
-	if cfg.writeTimeout > 0 && !cfg.checkDeadline(w, rc, r) {
-		cfg.writeTimeout = 0
+	timeout := cfg.writeTimeout
+	if timeout > 0 && !cfg.checkDeadline(w, rc, r) {
+		timeout = 0
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -136,30 +152,36 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 		// The headers say what a GET would get; there is no body to
 		// stream, and fn, which may subscribe to a hub, never runs.
 		w.WriteHeader(http.StatusOK)
-		return nil
+		return nil, nil, nil
 	}
+	release := func() {}
 	if cfg.limit != nil {
-		release, ok := cfg.limit.acquire(r)
-		if !ok {
-			return cfg.limit.refuse(w, r)
+		var ok bool
+		if release, ok = cfg.limit.acquire(r); !ok {
+			return nil, nil, cfg.limit.refuse(w, r)
 		}
-		defer release()
 	}
+	done = release
 	if r.ProtoMajor == 1 && r.Body != nil && r.Body != http.NoBody {
 		switch duplex, err := readWhileStreaming(h, rc); {
 		case err != nil:
-			return err
+			release()
+			return nil, nil, err
 		case duplex:
-			defer endBody(r, rc)
+			done = func() {
+				endBody(r, rc)
+				release()
+			}
 		}
 	}
-	s := newStream(r.Context(), httpSink{w, rc}, cfg)
+	s = newStream(r.Context(), httpSink{w, rc}, cfg)
+	s.timeout = timeout
 	s.req = r
 	s.lastID = lastEventID(r)
 	if sig, ok := r.Context().Value(shutdownKey{}).(*shutdownSignal); ok {
 		s.unwatch = append(s.unwatch, context.AfterFunc(sig.end, func() { s.leave(sig.window) }))
 	}
-	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
+	return s, done, nil
 }
 
 // readWhileStreaming lets fn read the body of an HTTP/1.x request though
@@ -273,7 +295,7 @@ func StreamTo(ctx context.Context, w FlushWriter, fn StreamFunc, opts ...Option)
 		return errNilFunc
 	}
 	cfg := newConfig(opts)
-	return newStream(ctx, plainSink{w}, cfg).runReported(fn, nil, cfg)
+	return newStream(ctx, plainSink{w}, &cfg).runReported(fn, nil, &cfg)
 }
 
 // Handler returns an http.Handler that serves every request with [Serve].
@@ -293,14 +315,20 @@ type handler struct {
 var _ http.Handler = (*handler)(nil)
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	err := serve(w, r, h.fn, h.cfg)
+	if err := serve(w, r, h.fn, &h.cfg); err != nil {
+		answerFailed(w, err)
+	}
+}
+
+// answerFailed answers a request whose stream could not start with 500.
+func answerFailed(w http.ResponseWriter, err error) {
 	if errors.Is(err, ErrNotFlushable) || errors.Is(err, errNilFunc) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
 }
 
 // runReported is run with fn's error, if fn ran, handed to cfg's reporting.
-func (s *Stream) runReported(fn StreamFunc, writeHeader func(), cfg config) error {
+func (s *Stream) runReported(fn StreamFunc, writeHeader func(), cfg *config) error {
 	ran := false
 	err := s.run(func(s *Stream) error {
 		ran = true
@@ -312,7 +340,7 @@ func (s *Stream) runReported(fn StreamFunc, writeHeader func(), cfg config) erro
 	return err
 }
 
-func newStream(ctx context.Context, out sink, cfg config) *Stream {
+func newStream(ctx context.Context, out sink, cfg *config) *Stream {
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &Stream{
 		ctx:       ctx,
@@ -365,9 +393,6 @@ func (s *Stream) openLocked(writeHeader func()) error {
 			return s.failLocked(err)
 		}
 	}
-	if writeHeader != nil {
-		writeHeader()
-	}
 	var first []byte
 	if s.retry >= time.Millisecond {
 		var err error
@@ -375,7 +400,13 @@ func (s *Stream) openLocked(writeHeader func()) error {
 			return err
 		}
 	}
-	if err := s.writeLocked(0, first); err != nil {
+	err := onOwnStack(func() error {
+		if writeHeader != nil {
+			writeHeader()
+		}
+		return s.writeLocked(0, first)
+	})
+	if err != nil {
 		return err
 	}
 	if s.beatEvery > 0 {
@@ -387,6 +418,39 @@ func (s *Stream) openLocked(writeHeader func()) error {
 		s.life = time.AfterFunc(s.lifetime+rand.N(s.lifetime/4+1), func() { s.expire(ErrMaxLifetime) })
 	}
 	return nil
+}
+
+// onOwnStack runs f on a goroutine of its own and waits for it, passing
+// on its panic. The first flush of a response writes its headers, the
+// deepest path of net/http: run on the handler's goroutine, it would grow
+// that goroutine's stack from 4 to 8 KiB for the whole life of the stream,
+// since the runtime shrinks a parked goroutine's stack only if it uses
+// less than a quarter of it. A hub's subscriber, which leaves its writes
+// to flushers too (see [subscriber.flush]), then waits on 4 KiB: at
+// 20,000 idle streams, 80 MiB less.
+func onOwnStack(f func() error) error {
+	type result struct {
+		err      error
+		panicked bool
+		value    any
+	}
+	done := make(chan result, 1)
+	go func() {
+		panicked := true
+		defer func() {
+			if panicked {
+				done <- result{panicked: true, value: recover()}
+			}
+		}()
+		err := f()
+		panicked = false
+		done <- result{err: err}
+	}()
+	r := <-done
+	if r.panicked {
+		panic(r.value)
+	}
+	return r.err
 }
 
 // finish ends the stream and waits for its heartbeat to be done, so that

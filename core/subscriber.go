@@ -42,7 +42,7 @@ type subscriber struct {
 	hub    *Hub
 	stream *Stream
 	topics []string      // as given to Subscribe, for the hooks and the log
-	wake   chan struct{} // capacity 1: "the queue has something"
+	failed chan struct{} // capacity 1: the flusher ended the subscription (see flush)
 
 	// The distinct topics, in a set when there are several: whether a
 	// message is for the subscriber costs the same whatever their number.
@@ -54,6 +54,14 @@ type subscriber struct {
 	end      *frame // the EndEvent that ends the stream after the queue; nil: none yet
 	overflow bool   // DisconnectSlow: the queue overflowed
 	dropped  int    // DropOldest, KeepLatest: frames dropped since the last drain
+
+	// The flusher: the goroutine that writes the queue (see flush).
+	ready    bool           // the replay is done: a flusher may start
+	flushing bool           // a flusher runs, or is about to
+	stopped  bool           // the subscription ends: no flusher starts any more
+	err      error          // why the flusher ended the subscription
+	flushers sync.WaitGroup // the flusher that runs, if any
+	drain    drain          // the flusher's, one at a time
 
 	// KeepLatest: the queue's place of each key's frame, and how many
 	// places hold nil, the frames replaced (see queueLatest).
@@ -70,7 +78,7 @@ type subscriber struct {
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
-	sub := &subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
+	sub := &subscriber{hub: h, stream: s, topics: topics, failed: make(chan struct{}, 1)}
 	if len(topics) == 1 {
 		sub.distinct = []string{topics[0]}
 		return sub
@@ -130,23 +138,60 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 		clear(sub.queue)
 		sub.queue = nil
 		sub.hub.slowClosed.Add(1)
-	}
-	sub.mu.Unlock()
-	if overflowed {
+		sub.mu.Unlock()
 		sub.stream.abort(ErrSlowClient)
 		sub.hub.cfg.observer.slow(sub.topics)
 		return true
 	}
-	select {
-	case sub.wake <- struct{}{}:
-	default:
-	}
+	sub.startFlushLocked()
+	sub.mu.Unlock()
 	return false
+}
+
+// startFlushLocked starts a flusher unless one runs, the replay is not
+// done or the subscription ends. The caller holds sub.mu.
+func (sub *subscriber) startFlushLocked() {
+	if sub.ready && !sub.flushing && !sub.stopped && sub.err == nil {
+		sub.flushing = true
+		sub.flushers.Add(1)
+		go sub.flush()
+	}
+}
+
+// flush writes the queue until it is empty, then ends. It runs on a
+// goroutine of its own, started when the queue fills, and not on the
+// handler's: writing goes deep into net/http, and a goroutine's stack
+// that grew stays grown while the goroutine lives, when an idle stream's
+// handler needs 4 KiB (see [onOwnStack]). A failed write, a slow client
+// or the stream's EndEvent ends the subscription: flush then hands its
+// error to the handler's goroutine.
+func (sub *subscriber) flush() {
+	defer sub.flushers.Done()
+	for {
+		err := sub.drain.write(sub)
+		sub.mu.Lock()
+		if err == nil && (sub.depthLocked() > 0 || sub.end != nil) && !sub.stopped {
+			sub.mu.Unlock()
+			continue
+		}
+		sub.flushing = false
+		sub.err = err
+		sub.mu.Unlock()
+		if err != nil {
+			sub.failed <- struct{}{} // the only send: no flusher starts after an error
+		}
+		return
+	}
 }
 
 func (sub *subscriber) depth() int {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
+	return sub.depthLocked()
+}
+
+// depthLocked is depth for a caller that holds sub.mu.
+func (sub *subscriber) depthLocked() int {
 	return len(sub.queue) - sub.holes
 }
 
@@ -187,61 +232,93 @@ func (sub *subscriber) settle() error {
 	return nil
 }
 
-// run replays what the client missed, then writes queued frames until the
-// stream or the hub ends. Its error says why it ended; an overflow under
-// DisconnectSlow is reported as ErrSlowClient whatever write it cut short.
+// run replays what the client missed, then lets a flusher write queued
+// frames until the stream or the hub ends. Its error says why it ended;
+// an overflow under DisconnectSlow is reported as ErrSlowClient whatever
+// write it cut short.
+//
+// The handler's goroutine only waits here: the replay and the writes run
+// on goroutines of their own (see [onOwnStack] and [subscriber.flush]),
+// so that its stack stays small for as long as the stream lives.
 func (sub *subscriber) run() (err error) {
 	defer func() {
 		if slow := sub.settle(); slow != nil {
 			err = slow
 		}
 	}()
-	replayed, err := sub.replay()
-	if err != nil {
+	err = onOwnStack(func() (err error) {
+		sub.drain.replayed, err = sub.replay()
+		return err
+	})
+	if err == nil {
+		sub.mu.Lock()
+		sub.ready = true
+		if sub.depthLocked() > 0 || sub.end != nil {
+			sub.startFlushLocked()
+		}
+		sub.mu.Unlock()
+		err = sub.wait()
+	}
+	sub.mu.Lock()
+	sub.stopped = true
+	sub.mu.Unlock()
+	sub.flushers.Wait()
+	return err
+}
+
+// wait returns why the subscription ended.
+func (sub *subscriber) wait() error {
+	select {
+	case <-sub.stream.Done():
+		return sub.stream.Err()
+	case <-sub.hub.done:
+		return ErrHubClosed
+	case <-sub.failed:
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		return sub.err
+	}
+}
+
+// drain is what a subscriber keeps between writes of its queue.
+type drain struct {
+	batch    []*frame
+	bufs     [][]byte
+	replayed map[string]struct{} // the replay's positions, until the queue is past them
+}
+
+// write writes what sub's queue holds, and returns ErrEnded after an
+// EndEvent.
+func (d *drain) write(sub *subscriber) error {
+	if err := sub.settle(); err != nil {
 		return err
 	}
-	var batch []*frame
-	var bufs [][]byte
-	for {
-		select {
-		case <-sub.stream.Done():
-			return sub.stream.Err()
-		case <-sub.hub.done:
-			return ErrHubClosed
-		case <-sub.wake:
-		}
-		if err := sub.settle(); err != nil {
-			return err
-		}
-		var end *frame
-		batch, end = sub.take(batch)
-		bufs = bufs[:0]
-		for _, f := range batch {
-			if replayed != nil { // drop what the replay already sent
-				if _, dup := replayed[f.pos]; dup {
-					continue
-				}
-				// Queued events come in log order: once one was not
-				// replayed, none of the later ones was.
-				replayed = nil
+	var end *frame
+	d.batch, end = sub.take(d.batch)
+	d.bufs = d.bufs[:0]
+	for _, f := range d.batch {
+		if d.replayed != nil { // drop what the replay already sent
+			if _, dup := d.replayed[f.pos]; dup {
+				continue
 			}
-			bufs = append(bufs, f.bytes)
+			// Queued events come in log order: once one was not
+			// replayed, none of the later ones was.
+			d.replayed = nil
 		}
-		if end != nil { // never one the replay sent: the stream ended there
-			bufs = append(bufs, end.bytes)
-		}
-		err := sub.stream.writeFrames(bufs)
-		// Let go of the written frames: they may be large, and the
-		// history, not this subscriber, decides how long they live.
-		clear(batch)
-		clear(bufs)
-		if err != nil {
-			return err
-		}
-		if end != nil {
-			return ErrEnded
-		}
+		d.bufs = append(d.bufs, f.bytes)
 	}
+	if end != nil { // never one the replay sent: the stream ended there
+		d.bufs = append(d.bufs, end.bytes)
+	}
+	err := sub.stream.writeFrames(d.bufs)
+	// Let go of the written frames: they may be large, and the
+	// history, not this subscriber, decides how long they live.
+	clear(d.batch)
+	clear(d.bufs)
+	if err == nil && end != nil {
+		err = ErrEnded
+	}
+	return err
 }
 
 // replayBatch is how many replayed frames are written with one flush.

@@ -14,9 +14,10 @@ type IdleResult struct {
 	Readers       int   // streams connected
 	ConnectFailed int64 // clients that could not connect
 
-	RSSBefore, RSSAfter   int64 // server RSS in KiB, before connecting and with every stream open
-	HeapBefore, HeapAfter uint64
-	GBefore, GAfter       int // server goroutines
+	RSSBefore, RSSAfter     int64 // server RSS in KiB, before connecting and with every stream open
+	HeapBefore, HeapAfter   uint64
+	StackBefore, StackAfter uint64 // goroutine stacks in use, bytes
+	GBefore, GAfter         int    // server goroutines
 
 	Costs   []time.Duration // per publish: send to receipt by the last stream
 	Missing int64           // publishes × streams − events received
@@ -59,6 +60,7 @@ func (r *Runner) Idle(ctx context.Context, impl string, clients, publishes int) 
 		return res
 	}
 	res.RSSBefore, res.HeapBefore, res.GBefore = before.RSSKiB, before.HeapInuse, before.Goroutines
+	res.StackBefore = before.StackInuse
 
 	f := NewFleet(publishes)
 	defer f.Close()
@@ -81,6 +83,7 @@ func (r *Runner) Idle(ctx context.Context, impl string, clients, publishes int) 
 		return res
 	}
 	res.RSSAfter, res.HeapAfter, res.GAfter = after.RSSKiB, after.HeapInuse, after.Goroutines
+	res.StackAfter = after.StackInuse
 	if err := sleep(ctx, 500*time.Millisecond); err != nil {
 		res.Err = err.Error()
 		return res

@@ -70,6 +70,7 @@ type Stats struct {
 	Goroutines  int    `json:"goroutines"`
 	RSSKiB      int64  `json:"rss_kib"`
 	HeapInuse   uint64 `json:"heap_inuse"`
+	StackInuse  uint64 `json:"stack_inuse"` // goroutine stacks
 	Subscribers int    `json:"subscribers"`
 	CPUNs       int64  `json:"cpu_ns"` // user + system CPU time used so far
 	// Hub is the sse.Hub's counters, for this module's implementations.
@@ -112,6 +113,7 @@ func Serve(ctx context.Context, impl string, ln net.Listener) error {
 			Goroutines:  runtime.NumGoroutine(),
 			RSSKiB:      RSSKiB(os.Getpid()),
 			HeapInuse:   heapInuse(),
+			StackInuse:  stackInuse(),
 			Subscribers: b.Subscribers(),
 			CPUNs:       cpuNs(),
 		}
@@ -256,8 +258,14 @@ func RSSKiB(pid int) int64 {
 	return -1
 }
 
-func heapInuse() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+func heapInuse() uint64 { return readUint64("/memory/classes/heap/objects:bytes") }
+
+// stackInuse returns the bytes of goroutine stacks in use.
+func stackInuse() uint64 { return readUint64("/memory/classes/heap/stacks:bytes") }
+
+// readUint64 returns the runtime metric name, 0 if it is not a uint64.
+func readUint64(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0
