@@ -1,0 +1,81 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// BroadcastSpec is scenario R1: Servers servers sharing one Redis, Clients
+// reading clients on each, Events events of Size bytes published unpaced
+// on the first server; compared with the same clients all on one
+// in-memory server.
+type BroadcastSpec struct {
+	Servers, Clients, Events, Size, Repeat int
+}
+
+// BroadcastResult is one R1 run: Redis or in-memory.
+type BroadcastResult struct {
+	Redis   bool
+	Servers int
+	Step    Step
+	Err     string
+}
+
+// Broadcast runs R1, alternating Redis and in-memory runs spec.Repeat
+// times.
+func (r *Runner) Broadcast(ctx context.Context, spec BroadcastSpec) []BroadcastResult {
+	var out []BroadcastResult
+	for rep := range max(spec.Repeat, 1) {
+		for _, redis := range []bool{true, false} {
+			if ctx.Err() != nil {
+				return out
+			}
+			servers := spec.Servers
+			if !redis {
+				servers = 1
+			}
+			r.logf("R1 run %d: %d clients on %d %s server(s), %d events × %d B", rep+1, spec.Servers*spec.Clients, servers, kind(redis), spec.Events, spec.Size)
+			res := BroadcastResult{Redis: redis, Servers: servers}
+			st, err := r.broadcast(ctx, redis, servers, spec)
+			res.Step = st
+			if err != nil {
+				res.Err = err.Error()
+			}
+			r.logf("  %.0f ev/s, p50 %v, p99 %v, lost %d, dup/out of order %d %s", st.PerSec, st.P50, st.P99, st.Lost, st.Backs, res.Err)
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func kind(redis bool) string {
+	if redis {
+		return "Redis"
+	}
+	return "in-memory"
+}
+
+func (r *Runner) broadcast(ctx context.Context, redis bool, servers int, spec BroadcastSpec) (Step, error) {
+	g, err := r.newRig(ctx, redis, servers, spec.Servers)
+	if err != nil {
+		return Step{}, err
+	}
+	defer g.stop()
+	// Client process i connects to server i (with one in-memory server,
+	// all of them to it).
+	for i, a := range g.agents {
+		var st Status
+		addr := g.servers[i%len(g.servers)].Addr
+		if err := a.do(command{Op: "connect", Addrs: []string{addr}, N: spec.Clients, Conc: 64}, &st, 5*time.Minute); err != nil {
+			return Step{}, err
+		}
+		if st.Failed > 0 {
+			return Step{}, fmt.Errorf("%d clients could not connect", st.Failed)
+		}
+	}
+	if err := g.prime(ctx, time.Minute); err != nil {
+		return Step{}, err
+	}
+	return g.measure(ctx, 0, 0, spec.Events, spec.Size, 0, 0, nil)
+}
