@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -222,5 +224,22 @@ func TestHistQuantile(t *testing.T) {
 	m.Merge(h.Sparse())
 	if m.Count() != 2000 || m.Quantile(0.5) != h.Quantile(0.5) {
 		t.Errorf("merged twice: count %d, median %v; want 2000, %v", m.Count(), m.Quantile(0.5), h.Quantile(0.5))
+	}
+}
+
+func TestChartSVG(t *testing.T) {
+	idle := []IdleResult{
+		{Servers: 1, Streams: 1000, ToLast: []time.Duration{5 * time.Millisecond}, ServerRSSKiB: 20 << 10},
+		{Servers: 1, Streams: 500, ToLast: []time.Duration{3 * time.Millisecond}, ServerRSSKiB: 10 << 10},
+		{Servers: 3, Streams: 3000, ToLast: []time.Duration{9 * time.Millisecond}, ServerRSSKiB: 60 << 10},
+		{Servers: 3, Streams: 9000, Err: "failed"},
+	}
+	s := idleSeries(idle, func(r IdleResult) float64 { return r.Median().Seconds() * 1000 })
+	if len(s) != 2 || s[0].name != "1 server" || !slices.Equal(s[0].x, []float64{500, 1000}) || len(s[1].x) != 1 {
+		t.Fatalf("series = %+v; want 1 server at 500, 1000 and 3 servers at 3000", s)
+	}
+	svg := chart{title: "t <x>", series: s}.svg()
+	if !strings.HasPrefix(svg, "<svg") || strings.Count(svg, "<polyline") != 2 || !strings.Contains(svg, "t &lt;x&gt;") {
+		t.Errorf("svg lacks its lines or escapes:\n%s", svg)
 	}
 }
