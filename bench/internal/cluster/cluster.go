@@ -29,7 +29,7 @@ type Runner struct {
 	Log   io.Writer // progress lines
 	Stall time.Duration
 	// RedisImpl is the server implementation backed by Redis; the URL
-	// reaches it in the environment variable REDIS_URL.
+	// reaches it in the environment variable BENCH_REDIS_URL.
 	RedisImpl string
 	// MemImpl is the in-memory implementation compared with it.
 	MemImpl string
@@ -62,7 +62,7 @@ func (r *Runner) newRig(ctx context.Context, redis bool, n, agents int) (*rig, e
 		}
 		g.redis = rd
 		impl = r.RedisImpl
-		env = []string{"REDIS_URL=" + rd.URL()}
+		env = []string{"BENCH_REDIS_URL=" + rd.URL()}
 	}
 	for range n {
 		s, err := startServer(r.Exe, impl, env)

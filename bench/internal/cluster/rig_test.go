@@ -1,0 +1,86 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/eventwire/sse/bench/internal/server"
+)
+
+// childEnv marks this test binary, re-executed by a rig, as a server or
+// client process: the rig passes the load tool's flags, which TestMain
+// reads itself.
+const childEnv = "CLUSTER_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "" {
+		os.Exit(m.Run())
+	}
+	args := os.Args[1:]
+	var err error
+	switch {
+	case slices.Contains(args, "-cluster-agent"):
+		err = ServeAgent(os.Stdin, os.Stdout)
+	case len(args) >= 2 && args[0] == "-serve":
+		err = serveChild(args[1])
+	default:
+		err = fmt.Errorf("unknown child arguments %q", args)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// serveChild serves impl on a free loopback port until standard input
+// closes, as the load tool's -serve does.
+func serveChild(impl string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	fmt.Printf("listening %s\n", ln.Addr())
+	return server.Serve(ctx, impl, ln)
+}
+
+func testRunner(t *testing.T) *Runner {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(childEnv, "1")
+	return &Runner{Exe: exe, Log: io.Discard, Stall: 10 * time.Second, RedisImpl: "eventwire-redis", MemImpl: "eventwire"}
+}
+
+// TestBroadcastInMemory runs R1's in-memory half at a small size: three
+// client processes, one server, every event to every client once.
+func TestBroadcastInMemory(t *testing.T) {
+	r := testRunner(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	spec := BroadcastSpec{Servers: 3, Clients: 20, Events: 30, Size: 64}
+	s, err := r.broadcast(ctx, false, 1, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Readers != 60 || s.Expected != 60*30 || s.Delivered != s.Expected || s.Lost != 0 || s.Backs != 0 {
+		t.Errorf("readers %d, expected %d, delivered %d, lost %d, dup %d; want 60 readers with all 1800 events once",
+			s.Readers, s.Expected, s.Delivered, s.Lost, s.Backs)
+	}
+	if len(s.ToLast) != 30 || slices.Min(s.ToLast) <= 0 || s.P99 <= 0 || s.PerSec <= 0 {
+		t.Errorf("publish to last %v, p99 %v, rate %.0f: want them measured", s.ToLast, s.P99, s.PerSec)
+	}
+}
