@@ -23,7 +23,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		Broadcast: BroadcastSpec{Servers: 3, Clients: 1000, Events: 100, Size: 128, Repeat: 3},
 		Idle:      IdleSpec{Sizes: "1x1000,1x5000,1x10000,1x19000,3x1000,3x5000,3x10000,3x19000,5x1000,5x5000,5x10000,5x19000", Publishes: 5},
-		Ceiling:   CeilingSpec{Servers: 5, Clients: 200, Size: 128, Rates: "500,1000,2000,4000,8000,16000", Step: 5 * time.Second},
+		Ceiling:   CeilingSpec{Servers: 5, Clients: 10, Size: 128, Rates: "1000,2000,4000,8000,16000,32000", Step: 5 * time.Second},
 		Failover:  FailoverSpec{Servers: 3, Clients: 1000, Events: 2000, Size: 128, Rate: 200, KillAfter: 3 * time.Second},
 	}
 }
