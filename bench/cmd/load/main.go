@@ -71,7 +71,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "internal: loopback address the -serve server listens on")
 	isQuick := flag.Bool("quick", false, "run scaled-down scenarios (under 2 minutes)")
 	impls := flag.String("impls", strings.Join(server.Names(), ","), "comma-separated `implementations` to compare; besides the default ones: "+
-		"eventwire-latest (scenario L), eventwire-redis and eventwire-pg (the hub through a Redis or PostgreSQL backend; the tool starts the server)")
+		"eventwire-latest (scenario L), eventwire-redis and eventwire-pg (the hub through a Redis or PostgreSQL backend; the tool starts the server), eventwire-otel (with OpenTelemetry metrics)")
 	scenarios := flag.String("scenarios", "A,B,C,D", "comma-separated `scenarios`: A, B (each also with stuck clients), C (idle), D (churn), "+
 		"L (latest values with stuck and slow clients; try -impls eventwire,eventwire-latest)")
 	out := flag.String("out", "", "also write the markdown report to this `file`")

@@ -53,7 +53,7 @@ func TestPercentile(t *testing.T) {
 // this process and checks that a small fleet of clients receives every
 // event once, in order: the measurement path the tool relies on.
 func TestEveryImplementationDelivers(t *testing.T) {
-	for _, impl := range server.Names() {
+	for _, impl := range append(server.Names(), "eventwire-otel") {
 		t.Run(impl, func(t *testing.T) { checkDelivers(t, impl) })
 	}
 }

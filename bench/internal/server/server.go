@@ -56,6 +56,8 @@ var impls = map[string]func() (Broadcaster, error){
 	// the load tool starts (see Service).
 	"eventwire-redis": newEventwireRedis,
 	"eventwire-pg":    newEventwirePG,
+	// Not compared by default: eventwire with sseotel's metrics on.
+	"eventwire-otel": newEventwireOtel,
 }
 
 // Names lists the implementations, the baseline (handwritten) first.
