@@ -71,7 +71,8 @@ func main() {
 	serve := flag.String("serve", "", "internal: run `IMPL`'s server (the load tool starts these itself)")
 	listen := flag.String("listen", "127.0.0.1:0", "internal: loopback address the -serve server listens on")
 	isQuick := flag.Bool("quick", false, "run scaled-down scenarios (under 2 minutes)")
-	impls := flag.String("impls", strings.Join(server.Names(), ","), "comma-separated `implementations` to compare")
+	impls := flag.String("impls", strings.Join(server.Names(), ","), "comma-separated `implementations` to compare; besides the default ones: "+
+		"eventwire-latest (scenario L), eventwire-redis and eventwire-pg (the hub through a Redis or PostgreSQL backend; the tool starts the server), eventwire-otel (with OpenTelemetry metrics)")
 	scenarios := flag.String("scenarios", "A,B,C,D", "comma-separated `scenarios`: A, B (each also with stuck clients), C (idle), D (churn), "+
 		"L (latest values with stuck and slow clients; try -impls eventwire,eventwire-latest), "+
 		"R1 to R4 (several servers sharing one Redis; see the README)")
@@ -211,7 +212,12 @@ func run(s settings, cs cluster.Settings, implList, scenarioList, out string, so
 		os.Exit(2)
 	}()
 
-	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit}
+	env, stopServices, err := startServices(ctx, impls, os.Stderr)
+	defer stopServices()
+	if err != nil {
+		return err
+	}
+	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit, Env: env}
 	rep := &load.Report{}
 	started := time.Now()
 	loadBefore := loadavg()
