@@ -52,6 +52,7 @@ type Collected struct {
 	Backs     int64       `json:"backs"`
 	Short     int64       `json:"short"`     // readers that miss events at the end
 	Shortfall int64       `json:"shortfall"` // events they miss
+	Notes     []string    `json:"notes,omitempty"`
 }
 
 // ServeAgent runs a client process: it reads commands, one JSON object a
@@ -114,6 +115,9 @@ func (f *fleet) status() Status {
 func (f *fleet) collect() Collected {
 	w := f.win.Load()
 	c := Collected{Status: f.status(), Hist: w.hist.Sparse(), First: w.first.Load(), Last: w.last.Load()}
+	f.notesMu.Lock()
+	c.Notes = append(c.Notes, f.notes...)
+	f.notesMu.Unlock()
 	c.MaxLat = make([]int64, w.n)
 	c.Count = make([]int64, w.n)
 	for i := range w.n {

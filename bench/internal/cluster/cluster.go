@@ -62,7 +62,7 @@ func (r *Runner) newRig(ctx context.Context, redis bool, n, agents int) (*rig, e
 		}
 		g.redis = rd
 		impl = r.RedisImpl
-		env = []string{"BENCH_REDIS_URL=" + rd.URL()}
+		env = []string{server.RedisURLEnv + "=" + rd.URL()}
 	}
 	for range n {
 		s, err := startServer(r.Exe, impl, env)

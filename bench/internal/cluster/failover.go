@@ -84,5 +84,8 @@ func (r *Runner) Failover(ctx context.Context, spec FailoverSpec) (res FailoverR
 	}
 	r.logf("  %d clients moved, %d caught up, last %v after the kill (longest break %v); lost %d, dup/out of order %d, short %d %s",
 		res.Moved, res.Back, res.ToLastBack, res.MaxOutage, s.Lost, s.Backs, s.Short, res.Err)
+	for _, n := range s.Notes {
+		r.logf("    %s", n)
+	}
 	return res
 }

@@ -92,6 +92,18 @@ type fleet struct {
 	back       atomic.Int64 // of those, readers that caught up again
 	lastBack   atomic.Int64 // unix ns of the latest catch-up
 	maxOutage  atomic.Int64 // longest break to catch-up, ns
+
+	notesMu sync.Mutex
+	notes   []string // the first anomalies seen: events missing, repeated or out of order
+}
+
+// note records an anomaly, up to 10.
+func (f *fleet) note(format string, args ...any) {
+	f.notesMu.Lock()
+	defer f.notesMu.Unlock()
+	if len(f.notes) < 10 {
+		f.notes = append(f.notes, fmt.Sprintf(format, args...))
+	}
 }
 
 func newFleet(src *load.Sources) *fleet {
@@ -120,6 +132,7 @@ type reader struct {
 	lastID string
 	idx    int
 	downAt int64 // unix ns the stream broke, 0 while it is up or caught up
+	moves  int   // reconnections
 }
 
 // connect opens n readers, dialing at most conc at a time; reader i starts
@@ -234,6 +247,7 @@ func (f *fleet) run(r *reader, conn net.Conn, br *bufio.Reader) {
 					return
 				}
 				conn, br = c, b
+				r.moves++
 				f.reconnects.Add(1)
 				break
 			}
@@ -322,10 +336,12 @@ func (r *reader) deliver(f *fleet, sent int64, seq int) {
 	case seq == r.want:
 		r.want++
 	case seq > r.want:
+		f.note("event %d after %d: %d missing (Last-Event-ID %s, %d reconnections)", seq, r.want-1, seq-r.want, r.lastID, r.moves)
 		r.gaps += int64(seq - r.want)
 		r.want = seq + 1
 	default:
 		r.backs++
+		f.note("event %d after %d (Last-Event-ID %s, %d reconnections)", seq, r.want-1, r.lastID, r.moves)
 	}
 	r.mu.Unlock()
 	w.record(seq, sent, now)

@@ -27,6 +27,7 @@ type Step struct {
 	Load    Load
 	Clients Status
 	PubErr  string
+	Notes   []string // the first anomalies the clients saw
 }
 
 // measure publishes n events of size bytes numbered from base at rate
@@ -132,6 +133,7 @@ wait:
 		s.Backs += c.Backs
 		s.Short += c.Short
 		s.Clients = addStatus(s.Clients, c.Status)
+		s.Notes = append(s.Notes, c.Notes...)
 	}
 	s.Delivered = total - s.Backs
 	s.P50, s.P99 = h.Quantile(0.50), h.Quantile(0.99)

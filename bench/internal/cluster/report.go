@@ -128,6 +128,12 @@ func (rep *Report) failover(b *strings.Builder) {
 	b.WriteString("| Clients | Moved | Back | Kill → last back | Longest break | Lost | Dup/out of order | Short | p50 | p99 | Reconnects | Failed dials | Notes |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	fmt.Fprintf(b, "| %d | %d | %d | %s | %s | %d | %d | %d | %s | %s | %d | %d | %s |\n", st.Readers, f.Moved, f.Back, dur(f.ToLastBack), dur(f.MaxOutage),
 		st.Lost, st.Backs, st.Short, dur(st.P50), dur(st.P99), f.Reconnects, f.DialFails, f.Err)
+	if len(st.Notes) > 0 {
+		b.WriteString("\nThe first anomalies the clients saw (up to 10 per client process):\n\n")
+		for _, n := range st.Notes {
+			fmt.Fprintf(b, "- %s\n", n)
+		}
+	}
 }
 
 func dur(d time.Duration) string {

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +84,55 @@ func TestBroadcastInMemory(t *testing.T) {
 	}
 	if len(s.ToLast) != 30 || slices.Min(s.ToLast) <= 0 || s.P99 <= 0 || s.PerSec <= 0 {
 		t.Errorf("publish to last %v, p99 %v, rate %.0f: want them measured", s.ToLast, s.P99, s.PerSec)
+	}
+}
+
+// skipWithoutRedis skips the test when redis-server is not installed,
+// unless CI is set.
+func skipWithoutRedis(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("needed on CI: %v", err)
+		}
+		t.Skip("redis-server is not installed")
+	}
+}
+
+// TestBroadcastRedis runs R1's Redis half at a small size: three servers
+// on one Redis, events published on the first reach the clients of all.
+func TestBroadcastRedis(t *testing.T) {
+	skipWithoutRedis(t)
+	r := testRunner(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	spec := BroadcastSpec{Servers: 3, Clients: 20, Events: 30, Size: 64}
+	s, err := r.broadcast(ctx, true, 3, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Readers != 60 || s.Delivered != 60*30 || s.Lost != 0 || s.Backs != 0 {
+		t.Errorf("readers %d, delivered %d, lost %d, dup %d; want 60 readers with all 1800 events once", s.Readers, s.Delivered, s.Lost, s.Backs)
+	}
+}
+
+// TestFailover runs R4 at a small size: the clients of the killed server
+// come back on the others and miss nothing.
+func TestFailover(t *testing.T) {
+	skipWithoutRedis(t)
+	r := testRunner(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	res := r.Failover(ctx, FailoverSpec{Servers: 3, Clients: 20, Events: 300, Size: 64, Rate: 200, KillAfter: 500 * time.Millisecond})
+	if res.Err != "" {
+		t.Fatal(res.Err)
+	}
+	s := res.Step
+	if s.Readers != 60 || s.Delivered != 60*300 || s.Lost != 0 || s.Backs != 0 || s.Short != 0 {
+		t.Errorf("readers %d, delivered %d, lost %d, dup %d, short %d; want 60 readers with all 300 events once, in order; first anomalies:\n%s",
+			s.Readers, s.Delivered, s.Lost, s.Backs, s.Short, strings.Join(s.Notes, "\n"))
+	}
+	if res.Moved != 20 || res.Back != 20 || res.ToLastBack <= 0 {
+		t.Errorf("%d clients moved, %d came back, the last after %v; want 20, 20, a time", res.Moved, res.Back, res.ToLastBack)
 	}
 }
