@@ -35,6 +35,7 @@ type Status struct {
 	Back       int64  `json:"back"`
 	LastBack   int64  `json:"last_back"`  // unix ns
 	MaxOutage  int64  `json:"max_outage"` // ns
+	MaxRedial  int64  `json:"max_redial"` // ns
 	RSSKiB     int64  `json:"rss_kib"`
 	Err        string `json:"err,omitempty"`
 }
@@ -108,6 +109,7 @@ func (f *fleet) status() Status {
 		Back:       f.back.Load(),
 		LastBack:   f.lastBack.Load(),
 		MaxOutage:  f.maxOutage.Load(),
+		MaxRedial:  f.maxRedial.Load(),
 		RSSKiB:     server.RSSKiB(os.Getpid()),
 	}
 }

@@ -149,6 +149,7 @@ func addStatus(a, b Status) Status {
 	a.Back += b.Back
 	a.LastBack = max(a.LastBack, b.LastBack)
 	a.MaxOutage = max(a.MaxOutage, b.MaxOutage)
+	a.MaxRedial = max(a.MaxRedial, b.MaxRedial)
 	a.RSSKiB += b.RSSKiB
 	return a
 }

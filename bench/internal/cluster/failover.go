@@ -24,6 +24,7 @@ type FailoverResult struct {
 	Back       int64         // of those, clients that caught up again
 	ToLastBack time.Duration // kill to the last client caught up
 	MaxOutage  time.Duration // longest break to catch-up of one client
+	MaxRedial  time.Duration // longest break to the new stream's response
 	Reconnects int64
 	DialFails  int64
 	Err        string
@@ -77,13 +78,14 @@ func (r *Runner) Failover(ctx context.Context, spec FailoverSpec) (res FailoverR
 	res.Moved, res.Back = s.Clients.Down, s.Clients.Back
 	res.Reconnects, res.DialFails = s.Clients.Reconnects, s.Clients.DialFails
 	res.MaxOutage = time.Duration(s.Clients.MaxOutage)
+	res.MaxRedial = time.Duration(s.Clients.MaxRedial)
 	if !killed.IsZero() && s.Clients.LastBack > 0 {
 		res.ToLastBack = time.Duration(s.Clients.LastBack - killed.UnixNano())
 	} else if killed.IsZero() && res.Err == "" {
 		res.Err = "the run ended before the kill"
 	}
-	r.logf("  %d clients moved, %d caught up, last %v after the kill (longest break %v); lost %d, dup/out of order %d, short %d %s",
-		res.Moved, res.Back, res.ToLastBack, res.MaxOutage, s.Lost, s.Backs, s.Short, res.Err)
+	r.logf("  %d clients moved, %d caught up, last %v after the kill (longest break %v, longest to a new stream's response %v); lost %d, dup/out of order %d, short %d; CPU redis %.2f, publisher %.2f, other server %.2f, clients %.2f %s",
+		res.Moved, res.Back, res.ToLastBack, res.MaxOutage, res.MaxRedial, s.Lost, s.Backs, s.Short, s.Load.Redis, s.Load.Publisher, s.Load.Servers, s.Load.Clients, res.Err)
 	for _, n := range s.Notes {
 		r.logf("    %s", n)
 	}

@@ -92,6 +92,7 @@ type fleet struct {
 	back       atomic.Int64 // of those, readers that caught up again
 	lastBack   atomic.Int64 // unix ns of the latest catch-up
 	maxOutage  atomic.Int64 // longest break to catch-up, ns
+	maxRedial  atomic.Int64 // longest break to a new stream's response, ns
 
 	notesMu sync.Mutex
 	notes   []string // the first anomalies seen: events missing, repeated or out of order
@@ -247,6 +248,7 @@ func (f *fleet) run(r *reader, conn net.Conn, br *bufio.Reader) {
 					return
 				}
 				conn, br = c, b
+				storeMax(&f.maxRedial, time.Now().UnixNano()-r.downAt)
 				r.moves++
 				f.reconnects.Add(1)
 				break

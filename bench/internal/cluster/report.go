@@ -39,10 +39,11 @@ func (rep *Report) broadcast(b *strings.Builder) {
 	fmt.Fprintf(b, "\n## R1: broadcast through Redis\n\n%d servers sharing one Redis, %d reading clients on each (%d in all), %d events × %d B published unpaced on the first server; "+
 		"beside the same %d clients on one in-memory server. Median of %d runs each (lost and dup: sums over the runs).\n\n",
 		s.Servers, s.Clients, s.Servers*s.Clients, s.Events, s.Size, s.Servers*s.Clients, s.Repeat)
-	b.WriteString("| Setup | Delivered/s | ×in-memory | p50 | p99 | max | Lost | Dup/out of order | Failed runs |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| Setup | Delivered/s | ×in-memory | p50 | p99 | max | Published in | CPU Redis · publisher · other server · clients | Lost | Dup/out of order | Failed runs |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	type agg struct {
 		rate                []float64
-		p50, p99, mx        []time.Duration
+		p50, p99, mx, pub   []time.Duration
+		load                []Load
 		lost, backs, failed int64
 		runs                int
 		err                 string
@@ -61,6 +62,7 @@ func (rep *Report) broadcast(b *strings.Builder) {
 		}
 		a.rate = append(a.rate, r.Step.PerSec)
 		a.p50, a.p99, a.mx = append(a.p50, r.Step.P50), append(a.p99, r.Step.P99), append(a.mx, r.Step.Max)
+		a.pub, a.load = append(a.pub, r.Step.Publish), append(a.load, r.Step.Load)
 		a.lost += r.Step.Lost
 		a.backs += r.Step.Backs
 	}
@@ -73,8 +75,15 @@ func (rep *Report) broadcast(b *strings.Builder) {
 		return v[len(v)/2]
 	}
 	row := func(name string, a agg, ratio string) {
-		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %s | %s | %d | %d | %d of %d %s |\n", name, medRate(a.rate), ratio,
-			dur(median(a.p50)), dur(median(a.p99)), dur(slices.Max(append(a.mx, 0))), a.lost, a.backs, a.failed, a.runs, a.err)
+		var l Load // the median of each share
+		var rd, pb, sv, cl []float64
+		for _, x := range a.load {
+			rd, pb, sv, cl = append(rd, x.Redis), append(pb, x.Publisher), append(sv, x.Servers), append(cl, x.Clients)
+		}
+		l = Load{Redis: medRate(rd), Publisher: medRate(pb), Servers: medRate(sv), Clients: medRate(cl)}
+		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %s | %s | %s | %.2f · %.2f · %.2f · %.2f | %d | %d | %d of %d %s |\n", name, medRate(a.rate), ratio,
+			dur(median(a.p50)), dur(median(a.p99)), dur(slices.Max(append(a.mx, 0))), dur(median(a.pub)), l.Redis, l.Publisher, l.Servers, l.Clients,
+			a.lost, a.backs, a.failed, a.runs, a.err)
 	}
 	ratio := ""
 	if m := medRate(mem.rate); m > 0 {
@@ -125,8 +134,8 @@ func (rep *Report) failover(b *strings.Builder) {
 		"Every client checks that events come exactly once and in order by their number. A client is back when it receives the first event sent after its stream broke "+
 		"(everything before it having been replayed in order).\n\n", s.Servers, s.Clients, s.Events, s.Size, s.Rate, s.KillAfter)
 	st := f.Step
-	b.WriteString("| Clients | Moved | Back | Kill → last back | Longest break | Lost | Dup/out of order | Short | p50 | p99 | Reconnects | Failed dials | Notes |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
-	fmt.Fprintf(b, "| %d | %d | %d | %s | %s | %d | %d | %d | %s | %s | %d | %d | %s |\n", st.Readers, f.Moved, f.Back, dur(f.ToLastBack), dur(f.MaxOutage),
+	b.WriteString("| Clients | Moved | Back | Kill → last back | Longest break | Longest to new response | Lost | Dup/out of order | Short | p50 | p99 | Reconnects | Failed dials | Notes |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	fmt.Fprintf(b, "| %d | %d | %d | %s | %s | %s | %d | %d | %d | %s | %s | %d | %d | %s |\n", st.Readers, f.Moved, f.Back, dur(f.ToLastBack), dur(f.MaxOutage), dur(f.MaxRedial),
 		st.Lost, st.Backs, st.Short, dur(st.P50), dur(st.P99), f.Reconnects, f.DialFails, f.Err)
 	if len(st.Notes) > 0 {
 		b.WriteString("\nThe first anomalies the clients saw (up to 10 per client process):\n\n")

@@ -42,7 +42,8 @@ func (r *Runner) Broadcast(ctx context.Context, spec BroadcastSpec) []BroadcastR
 			if err != nil {
 				res.Err = err.Error()
 			}
-			r.logf("  %.0f ev/s, p50 %v, p99 %v, lost %d, dup/out of order %d %s", st.PerSec, st.P50, st.P99, st.Lost, st.Backs, res.Err)
+			r.logf("  %.0f ev/s, p50 %v, p99 %v, lost %d, dup/out of order %d, published in %v; CPU: redis %.2f, publisher %.2f, other server %.2f, clients %.2f %s",
+				st.PerSec, st.P50, st.P99, st.Lost, st.Backs, st.Publish, st.Load.Redis, st.Load.Publisher, st.Load.Servers, st.Load.Clients, res.Err)
 			out = append(out, res)
 		}
 	}
