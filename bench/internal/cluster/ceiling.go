@@ -13,6 +13,7 @@ import (
 // lost.
 type CeilingSpec struct {
 	Servers, Clients, Size int
+	Publishers             int // publishing at once on the first server, each its share of the rate
 	Rates                  string
 	Step                   time.Duration
 }
@@ -62,7 +63,7 @@ func (r *Runner) Ceiling(ctx context.Context, spec CeilingSpec) CeilingResult {
 			break
 		}
 		n := int(rate * spec.Step.Seconds())
-		s, err := g.measure(ctx, 0, base, n, spec.Size, rate, 0, nil)
+		s, err := g.measure(ctx, spec.Publishers, base, n, spec.Size, rate, 0, nil)
 		base += n
 		cs := CeilingStep{Rate: rate, Step: s}
 		if s.Publish > 0 {

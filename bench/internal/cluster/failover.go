@@ -70,7 +70,7 @@ func (r *Runner) Failover(ctx context.Context, spec FailoverSpec) (res FailoverR
 		victim.Kill()
 		r.logf("  killed server %d (pid %d)", len(g.servers)-1, victim.Pid)
 	}
-	s, err := g.measure(ctx, 0, 0, spec.Events, spec.Size, spec.Rate, spec.KillAfter, kill)
+	s, err := g.measure(ctx, 1, 0, spec.Events, spec.Size, spec.Rate, spec.KillAfter, kill)
 	res.Step = s
 	if err != nil {
 		res.Err = err.Error()

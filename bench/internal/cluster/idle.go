@@ -137,7 +137,7 @@ func (r *Runner) idle(ctx context.Context, sz idleSize, publishes int) (res Idle
 	}
 	c0 := g.cpu()
 	for k := range publishes {
-		s, err := g.measure(ctx, 0, k, 1, 128, 0, 0, nil)
+		s, err := g.measure(ctx, 1, k, 1, 128, 0, 0, nil)
 		if err != nil {
 			res.Err = err.Error()
 			return res

@@ -31,10 +31,16 @@ type Step struct {
 }
 
 // measure publishes n events of size bytes numbered from base at rate
-// events/s on server pub, and waits until every client has them or
+// events/s on the first server, and waits until every client has them or
 // delivery stops; during, if set, runs once after the given delay while
 // events flow. It returns what the clients measured.
-func (g *rig) measure(ctx context.Context, pub, base, n, size int, rate float64, after time.Duration, during func()) (Step, error) {
+//
+// With pubs above 1, that many publishers run at once on the server, each
+// with its share of the rate and a consecutive share of the numbers; the
+// clients then see their events interleaved, so the order is not checked
+// and Lost counts the deliveries missing (a duplicate would hide a loss).
+func (g *rig) measure(ctx context.Context, pubs, base, n, size int, rate float64, after time.Duration, during func()) (Step, error) {
+	pubs = min(max(pubs, 1), max(n, 1))
 	var s Step
 	if err := g.arm(base, n); err != nil {
 		return s, err
@@ -50,13 +56,17 @@ func (g *rig) measure(ctx context.Context, pub, base, n, size int, rate float64,
 		elapsed time.Duration
 		err     error
 	}
-	done := make(chan pubRes, 1)
+	done := make(chan pubRes, pubs)
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		res, err := g.publish(pctx, pub, n, size, rate, base)
-		done <- pubRes{time.Duration(res.ElapsedNs), err}
-	}()
+	for j := range pubs {
+		from, to := base+n*j/pubs, base+n*(j+1)/pubs
+		go func() {
+			res, err := g.publish(pctx, 0, to-from, size, rate/float64(pubs), from)
+			done <- pubRes{time.Duration(res.ElapsedNs), err}
+		}()
+	}
+	running := pubs
 	var timer <-chan time.Time
 	if during != nil {
 		t := time.NewTimer(after)
@@ -73,9 +83,10 @@ wait:
 		case <-ctx.Done():
 			return s, ctx.Err()
 		case p := <-done:
-			published = true
-			s.Publish = p.elapsed
-			if p.err != nil {
+			running--
+			published = running == 0
+			s.Publish = max(s.Publish, p.elapsed)
+			if p.err != nil && s.PubErr == "" {
 				s.PubErr = p.err.Error()
 			}
 		case <-timer:
@@ -106,7 +117,7 @@ wait:
 	c1 := g.cpu()
 	s.Load = loadBetween(c0, c1)
 	cancel()
-	if !published {
+	for ; running > 0; running-- {
 		<-done
 	}
 	var h Hist
@@ -135,7 +146,12 @@ wait:
 		s.Clients = addStatus(s.Clients, c.Status)
 		s.Notes = append(s.Notes, c.Notes...)
 	}
-	s.Delivered = total - s.Backs
+	if pubs > 1 {
+		s.Lost, s.Backs, s.Short = max(s.Expected-total, 0), 0, 0
+		s.Delivered = min(total, s.Expected)
+	} else {
+		s.Delivered = total - s.Backs
+	}
 	s.P50, s.P99 = h.Quantile(0.50), h.Quantile(0.99)
 	s.Max = h.Quantile(1)
 	if lastRecv > first {

@@ -37,8 +37,8 @@ func (rep *Report) Markdown() string {
 func (rep *Report) broadcast(b *strings.Builder) {
 	s := rep.Settings.Broadcast
 	fmt.Fprintf(b, "\n## R1: broadcast through Redis\n\n%d servers sharing one Redis, %d reading clients on each (%d in all), %d events × %d B published unpaced on the first server; "+
-		"beside the same %d clients on one in-memory server. Median of %d runs each (lost and dup: sums over the runs).\n\n",
-		s.Servers, s.Clients, s.Servers*s.Clients, s.Events, s.Size, s.Servers*s.Clients, s.Repeat)
+		"beside the same %d clients on one in-memory server. %s Median of %d runs each (lost and dup: sums over the runs).\n\n",
+		s.Servers, s.Clients, s.Servers*s.Clients, s.Events, s.Size, s.Servers*s.Clients, publishers(s.Publishers), s.Repeat)
 	b.WriteString("| Setup | Delivered/s | ×in-memory | p50 | p99 | max | Published in | CPU Redis · publisher · other server · clients | Lost | Dup/out of order | Failed runs |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	type agg struct {
 		rate                []float64
@@ -108,7 +108,7 @@ func (rep *Report) idle(b *strings.Builder) {
 func (rep *Report) ceiling(b *strings.Builder) {
 	c := rep.Ceiling
 	fmt.Fprintf(b, "\n## R3: the ceiling of one Redis\n\n%d servers listening to one Redis, %d reading clients on each; the first server publishes %d B events at each rate for %v "+
-		"(paced: an event's time is when it was due, so a publisher that falls behind shows as delay), until p99 passes 1 s. "+
+		"(paced: an event's time is when it was due, so a publisher that falls behind shows as delay), until p99 passes 1 s. "+publishers(rep.Settings.Ceiling.Publishers)+" "+
 		"CPU: share of one core used by Redis, the publishing server, the busiest other server, and all client processes (the machine has %s).\n\n",
 		c.Servers, c.Clients, rep.Settings.Ceiling.Size, rep.Settings.Ceiling.Step, cores())
 	b.WriteString("| Rate (ev/s) | Published at | Delivered/s | p50 | p99 | Lost | CPU Redis | CPU publisher | CPU other server | CPU clients | Notes |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
@@ -163,4 +163,11 @@ func mib(bytes int64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20))
+}
+
+func publishers(n int) string {
+	if n <= 1 {
+		return "One publisher: each Publish returns before the next starts; every client checks order."
+	}
+	return fmt.Sprintf("%d publishers at once, each with its share of the events: order is not checked, lost counts deliveries missing.", n)
 }

@@ -73,17 +73,21 @@ func TestBroadcastInMemory(t *testing.T) {
 	r := testRunner(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	spec := BroadcastSpec{Servers: 3, Clients: 20, Events: 30, Size: 64}
-	s, err := r.broadcast(ctx, false, 1, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Readers != 60 || s.Expected != 60*30 || s.Delivered != s.Expected || s.Lost != 0 || s.Backs != 0 {
-		t.Errorf("readers %d, expected %d, delivered %d, lost %d, dup %d; want 60 readers with all 1800 events once",
-			s.Readers, s.Expected, s.Delivered, s.Lost, s.Backs)
-	}
-	if len(s.ToLast) != 30 || slices.Min(s.ToLast) <= 0 || s.P99 <= 0 || s.PerSec <= 0 {
-		t.Errorf("publish to last %v, p99 %v, rate %.0f: want them measured", s.ToLast, s.P99, s.PerSec)
+	for _, pubs := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d publishers", pubs), func(t *testing.T) {
+			spec := BroadcastSpec{Servers: 3, Clients: 20, Events: 30, Size: 64, Publishers: pubs}
+			s, err := r.broadcast(ctx, false, 1, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Readers != 60 || s.Expected != 60*30 || s.Delivered != s.Expected || s.Lost != 0 || s.Backs != 0 {
+				t.Errorf("readers %d, expected %d, delivered %d, lost %d, dup %d; want 60 readers with all 1800 events once",
+					s.Readers, s.Expected, s.Delivered, s.Lost, s.Backs)
+			}
+			if len(s.ToLast) != 30 || slices.Min(s.ToLast) <= 0 || s.P99 <= 0 || s.PerSec <= 0 {
+				t.Errorf("publish to last %v, p99 %v, rate %.0f: want them measured", s.ToLast, s.P99, s.PerSec)
+			}
+		})
 	}
 }
 

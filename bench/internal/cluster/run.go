@@ -21,10 +21,10 @@ type Settings struct {
 // DefaultSettings are the issue's sizes.
 func DefaultSettings() Settings {
 	return Settings{
-		Broadcast: BroadcastSpec{Servers: 3, Clients: 1000, Events: 100, Size: 128, Repeat: 3},
+		Broadcast: BroadcastSpec{Servers: 3, Clients: 1000, Events: 100, Size: 128, Repeat: 3, Publishers: 1},
 		Idle:      IdleSpec{Sizes: "1x1000,1x5000,1x10000,1x19000,3x1000,3x5000,3x10000,3x19000,5x1000,5x5000,5x10000,5x19000", Publishes: 5},
-		Ceiling:   CeilingSpec{Servers: 5, Clients: 10, Size: 128, Rates: "1000,2000,4000,8000,16000,32000", Step: 5 * time.Second},
-		Failover:  FailoverSpec{Servers: 3, Clients: 1000, Events: 2000, Size: 128, Rate: 200, KillAfter: 3 * time.Second},
+		Ceiling:   CeilingSpec{Servers: 5, Clients: 10, Size: 128, Publishers: 1, Rates: "1000,2000,4000,8000,16000,32000", Step: 5 * time.Second},
+		Failover:  FailoverSpec{Servers: 3, Clients: 1000, Events: 1000, Size: 128, Rate: 50, KillAfter: 5 * time.Second},
 	}
 }
 
@@ -35,12 +35,14 @@ func RegisterFlags(fs *flag.FlagSet, s *Settings) {
 	fs.IntVar(&s.Broadcast.Clients, "r1-clients", s.Broadcast.Clients, "R1: reading clients per server")
 	fs.IntVar(&s.Broadcast.Events, "r1-events", s.Broadcast.Events, "R1: events")
 	fs.IntVar(&s.Broadcast.Size, "r1-size", s.Broadcast.Size, "R1: event data bytes")
+	fs.IntVar(&s.Broadcast.Publishers, "r1-publishers", s.Broadcast.Publishers, "R1: publishers at once on the first server (above 1, the order is not checked)")
 	fs.IntVar(&s.Broadcast.Repeat, "r1-repeat", s.Broadcast.Repeat, "R1: runs of each (the report shows medians)")
 	fs.StringVar(&s.Idle.Sizes, "r2-sizes", s.Idle.Sizes, "R2: comma-separated `SERVERSxSTREAMS` (streams per server, at most 19000)")
 	fs.IntVar(&s.Idle.Publishes, "r2-publishes", s.Idle.Publishes, "R2: single publishes timed to the last stream")
 	fs.IntVar(&s.Ceiling.Servers, "r3-servers", s.Ceiling.Servers, "R3: listening servers")
 	fs.IntVar(&s.Ceiling.Clients, "r3-clients", s.Ceiling.Clients, "R3: reading clients per server")
 	fs.IntVar(&s.Ceiling.Size, "r3-size", s.Ceiling.Size, "R3: event data bytes")
+	fs.IntVar(&s.Ceiling.Publishers, "r3-publishers", s.Ceiling.Publishers, "R3: publishers at once on the first server")
 	fs.StringVar(&s.Ceiling.Rates, "r3-rates", s.Ceiling.Rates, "R3: comma-separated publish `rates` (events/s) tried in turn")
 	fs.DurationVar(&s.Ceiling.Step, "r3-step", s.Ceiling.Step, "R3: publishing time at each rate")
 	fs.IntVar(&s.Failover.Servers, "r4-servers", s.Failover.Servers, "R4: servers")

@@ -12,6 +12,9 @@ import (
 // in-memory server.
 type BroadcastSpec struct {
 	Servers, Clients, Events, Size, Repeat int
+	// Publishers is how many publish at once on the first server (1: one
+	// event after the other, each Publish waiting for the last).
+	Publishers int
 }
 
 // BroadcastResult is one R1 run: Redis or in-memory.
@@ -78,5 +81,5 @@ func (r *Runner) broadcast(ctx context.Context, redis bool, servers int, spec Br
 	if err := g.prime(ctx, time.Minute); err != nil {
 		return Step{}, err
 	}
-	return g.measure(ctx, 0, 0, spec.Events, spec.Size, 0, 0, nil)
+	return g.measure(ctx, spec.Publishers, 0, spec.Events, spec.Size, 0, 0, nil)
 }
