@@ -21,6 +21,8 @@ type series struct {
 type chart struct {
 	title, xLabel, yLabel string
 	series                []series
+	goal                  float64 // a dashed line at this y, if above 0
+	goalLabel             string
 }
 
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"}
@@ -58,7 +60,7 @@ func (c chart) svg() string {
 			xmax, ymax = max(xmax, s.x[i]), max(ymax, s.y[i])
 		}
 	}
-	xmax, ymax = niceMax(xmax), niceMax(ymax)
+	xmax, ymax = niceMax(xmax), niceMax(max(ymax, c.goal))
 	px := func(x float64) float64 { return left + x/xmax*(w-left-right) }
 	py := func(y float64) float64 { return h - bottom - y/ymax*(h-top-bottom) }
 	var b strings.Builder
@@ -75,6 +77,10 @@ func (c chart) svg() string {
 	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", px(0), py(0), px(0), py(ymax))
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", px(xmax/2), h-12, html.EscapeString(c.xLabel))
 	fmt.Fprintf(&b, `<text transform="translate(16 %.1f) rotate(-90)" text-anchor="middle">%s</text>`+"\n", py(ymax/2), html.EscapeString(c.yLabel))
+	if c.goal > 0 {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888" stroke-dasharray="6 4"/>`+"\n", px(0), py(c.goal), px(xmax), py(c.goal))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#555">%s</text>`+"\n", px(0)+6, py(c.goal)-5, html.EscapeString(c.goalLabel))
+	}
 	for i, s := range c.series {
 		col := palette[i%len(palette)]
 		var pts []string
@@ -140,6 +146,7 @@ func writeCharts(dir string, idle []IdleResult) error {
 		"cluster-publish-to-last.svg": {
 			title: "One publish to the last of all streams (median)", xLabel: "streams, all servers together", yLabel: "milliseconds",
 			series: idleSeries(idle, func(r IdleResult) float64 { return r.Median().Seconds() * 1000 }),
+			goal:   1000, goalLabel: "goal: 1 s",
 		},
 		"cluster-memory.svg": {
 			title: "Servers' resident memory with the streams open", xLabel: "streams, all servers together", yLabel: "MiB, all servers together",

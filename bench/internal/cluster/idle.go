@@ -52,8 +52,11 @@ type IdleResult struct {
 	RedisRSS           int64
 	RedisCPU           time.Duration // Redis CPU time during the publishes
 	PublishLoad        Load          // during the publishes
-	Connect            time.Duration // time to open and subscribe every stream
-	Err                string
+	// ServerCPU and ClientCPU are the CPU time all servers and all client
+	// processes used during the publishes (and the pauses between them).
+	ServerCPU, ClientCPU time.Duration
+	Connect              time.Duration // time to open and subscribe every stream
+	Err                  string
 }
 
 // Median returns the median publish-to-last time.
@@ -150,7 +153,14 @@ func (r *Runner) idle(ctx context.Context, sz idleSize, publishes int) (res Idle
 			break
 		}
 	}
-	res.PublishLoad = loadBetween(c0, g.cpu())
+	c1 := g.cpu()
+	res.PublishLoad = loadBetween(c0, c1)
+	for i := range c0.servers {
+		res.ServerCPU += c1.servers[i] - c0.servers[i]
+	}
+	for i := range c0.agents {
+		res.ClientCPU += c1.agents[i] - c0.agents[i]
+	}
 	if ri, err := redisInfo(g.redis.Addr()); err == nil {
 		res.RedisCPU += ri.CPU
 	}

@@ -97,11 +97,17 @@ func (rep *Report) idle(b *strings.Builder) {
 	fmt.Fprintf(b, "\n## R2: idle streams at scale\n\nServers sharing one Redis, idle streams spread evenly over them (clients in processes of at most %d connections). "+
 		"One 128 B event published on the first server, timed from its send until the last stream has it, %d times: median and worst. "+
 		"Server memory per stream: the servers' RSS growth (after a GC) divided by the streams. Redis: used_memory and RSS with the streams open, "+
-		"CPU time during the publishes.\n\n", MaxPerProcess, rep.Settings.Idle.Publishes)
-	b.WriteString("| Servers | Streams | Publish→last median | worst | Missing | Server KiB/stream | Servers RSS | Redis used · RSS | Redis CPU | Connect+subscribe | Notes |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+		"CPU time during the publishes. CPU/delivery: the CPU time all servers, and all client processes, used during the publishes "+
+		"(pauses included) per event delivered.\n\n", MaxPerProcess, rep.Settings.Idle.Publishes)
+	b.WriteString("| Servers | Streams | Publish→last median | worst | Missing | Server KiB/stream | Servers RSS | Redis used · RSS | Redis CPU | CPU/delivery servers · clients | Connect+subscribe | Notes |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, r := range rep.Idle {
-		fmt.Fprintf(b, "| %d | %d | %s | %s | %d | %.1f | %s | %s · %s | %s | %s | %s |\n", r.Servers, r.Streams, dur(r.Median()), dur(r.Worst()),
-			r.Missing, r.ServerKiBPerStream, mib(r.ServerRSSKiB<<10), mib(r.RedisUsed), mib(r.RedisRSS), dur(r.RedisCPU), r.Connect.Round(100*time.Millisecond), r.Err)
+		perDelivery := "–"
+		if n := r.Streams * int64(len(r.ToLast)); n > 0 {
+			perDelivery = dur(r.ServerCPU/time.Duration(n)) + " · " + dur(r.ClientCPU/time.Duration(n))
+		}
+		fmt.Fprintf(b, "| %d | %d | %s | %s | %d | %.1f | %s | %s · %s | %s | %s | %s | %s |\n", r.Servers, r.Streams, dur(r.Median()), dur(r.Worst()),
+			r.Missing, r.ServerKiBPerStream, mib(r.ServerRSSKiB<<10), mib(r.RedisUsed), mib(r.RedisRSS), dur(r.RedisCPU), perDelivery,
+			r.Connect.Round(100*time.Millisecond), r.Err)
 	}
 }
 
