@@ -36,6 +36,7 @@ type Status struct {
 	LastBack   int64  `json:"last_back"`  // unix ns
 	MaxOutage  int64  `json:"max_outage"` // ns
 	MaxRedial  int64  `json:"max_redial"` // ns
+	Other      int64  `json:"other"`      // events without a benchmark payload (sse-reset, ...)
 	RSSKiB     int64  `json:"rss_kib"`
 	Err        string `json:"err,omitempty"`
 }
@@ -110,6 +111,7 @@ func (f *fleet) status() Status {
 		LastBack:   f.lastBack.Load(),
 		MaxOutage:  f.maxOutage.Load(),
 		MaxRedial:  f.maxRedial.Load(),
+		Other:      f.other.Load(),
 		RSSKiB:     server.RSSKiB(os.Getpid()),
 	}
 }

@@ -72,8 +72,8 @@ func (r *Runner) Ceiling(ctx context.Context, spec CeilingSpec) CeilingResult {
 		if err != nil {
 			cs.Err = err.Error()
 		}
-		r.logf("  %g ev/s (publisher managed %.0f): p50 %v, p99 %v, lost %d; CPU: redis %.2f, publisher %.2f, busiest other server %.2f, clients %.2f %s",
-			rate, cs.Achieved, s.P50, s.P99, s.Lost, s.Load.Redis, s.Load.Publisher, s.Load.Servers, s.Load.Clients, cs.Err)
+		r.logf("  %g ev/s (publisher managed %.0f): p50 %v, p99 %v, lost %d, other events %d, streams ended %d, hubs dropped %d clients; CPU: redis %.2f, publisher %.2f, busiest other server %.2f, clients %.2f %s",
+			rate, cs.Achieved, s.P50, s.P99, s.Lost, s.Clients.Other, s.Clients.Ended, s.DroppedClients, s.Load.Redis, s.Load.Publisher, s.Load.Servers, s.Load.Clients, cs.Err)
 		res.Steps = append(res.Steps, cs)
 		if err != nil || s.P99 > time.Second || s.Lost > 0 || s.Stalled {
 			break

@@ -150,6 +150,7 @@ func addStatus(a, b Status) Status {
 	a.LastBack = max(a.LastBack, b.LastBack)
 	a.MaxOutage = max(a.MaxOutage, b.MaxOutage)
 	a.MaxRedial = max(a.MaxRedial, b.MaxRedial)
+	a.Other += b.Other
 	a.RSSKiB += b.RSSKiB
 	return a
 }

@@ -93,6 +93,7 @@ type fleet struct {
 	lastBack   atomic.Int64 // unix ns of the latest catch-up
 	maxOutage  atomic.Int64 // longest break to catch-up, ns
 	maxRedial  atomic.Int64 // longest break to a new stream's response, ns
+	other      atomic.Int64 // events that are not the benchmark's (a reset, say)
 
 	notesMu sync.Mutex
 	notes   []string // the first anomalies seen: events missing, repeated or out of order
@@ -267,7 +268,7 @@ var (
 // read parses the stream until it ends. An event counts when its closing
 // blank line arrives.
 func (r *reader) read(f *fleet, br *bufio.Reader) {
-	lineStart, pending := true, false
+	lineStart, pending, fields := true, false, false
 	var sent int64
 	var seq int
 	var id []byte
@@ -285,8 +286,14 @@ func (r *reader) read(f *fleet, br *bufio.Reader) {
 				}
 				if pending {
 					r.deliver(f, sent, seq)
+				} else if fields {
+					f.other.Add(1)
 				}
-				pending, hasID = false, false
+				pending, hasID, fields = false, false, false
+			case line[0] != ':':
+				fields = true
+			}
+			switch {
 			case bytes.HasPrefix(line, dataPrefix):
 				sent, seq, pending = parseData(fieldValue(line[len(dataPrefix):]))
 			case bytes.HasPrefix(line, idPrefix):

@@ -28,6 +28,9 @@ type Step struct {
 	Clients Status
 	PubErr  string
 	Notes   []string // the first anomalies the clients saw
+	// DroppedClients and Dropped are the hubs' counters at the end, all
+	// servers that answer together: clients cut off, events dropped.
+	DroppedClients, Dropped uint64
 }
 
 // measure publishes n events of size bytes numbered from base at rate
@@ -145,6 +148,12 @@ wait:
 		s.Short += c.Short
 		s.Clients = addStatus(s.Clients, c.Status)
 		s.Notes = append(s.Notes, c.Notes...)
+	}
+	for i := range g.servers {
+		if st, err := g.stats(ctx, i, false); err == nil && st.Hub != nil {
+			s.DroppedClients += st.Hub.DroppedClients
+			s.Dropped += st.Hub.Dropped
+		}
 	}
 	if pubs > 1 {
 		s.Lost, s.Backs, s.Short = max(s.Expected-total, 0), 0, 0

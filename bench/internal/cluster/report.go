@@ -38,7 +38,7 @@ func (rep *Report) broadcast(b *strings.Builder) {
 	s := rep.Settings.Broadcast
 	fmt.Fprintf(b, "\n## R1: broadcast through Redis\n\n%d servers sharing one Redis, %d reading clients on each (%d in all), %d events × %d B published unpaced on the first server; "+
 		"beside the same %d clients on one in-memory server. %s Median of %d runs each (lost and dup: sums over the runs).\n\n",
-		s.Servers, s.Clients, s.Servers*s.Clients, s.Events, s.Size, s.Servers*s.Clients, publishers(s.Publishers), s.Repeat)
+		s.Servers, s.Clients, s.Servers*s.Clients, s.Events, s.Size, s.Servers*s.Clients, publishers(s.Publishers)+apart(s.Apart), s.Repeat)
 	b.WriteString("| Setup | Delivered/s | ×in-memory | p50 | p99 | max | Published in | CPU Redis · publisher · other server · clients | Lost | Dup/out of order | Failed runs |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	type agg struct {
 		rate                []float64
@@ -124,6 +124,9 @@ func (rep *Report) ceiling(b *strings.Builder) {
 		if s.Step.Stalled {
 			note = strings.TrimSpace(note + " stalled")
 		}
+		if c := s.Step.Clients; c.Other > 0 || c.Ended > 0 || s.Step.DroppedClients > 0 {
+			note = strings.TrimSpace(fmt.Sprintf("%s %d other events (resets), %d streams ended, hubs dropped %d clients (counts so far)", note, c.Other, c.Ended, s.Step.DroppedClients))
+		}
 		fmt.Fprintf(b, "| %g | %.0f | %.0f | %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Rate, s.Achieved, s.Step.PerSec,
 			dur(s.Step.P50), dur(s.Step.P99), s.Step.Lost, l.Redis, l.Publisher, l.Servers, l.Clients, note)
 	}
@@ -176,4 +179,11 @@ func publishers(n int) string {
 		return "One publisher: each Publish returns before the next starts; every client checks order."
 	}
 	return fmt.Sprintf("%d publishers at once, each with its share of the events: order is not checked, lost counts deliveries missing.", n)
+}
+
+func apart(on bool) string {
+	if !on {
+		return ""
+	}
+	return " Through Redis, the publisher is an extra server with no clients (the in-memory hub has to publish where its clients are)."
 }

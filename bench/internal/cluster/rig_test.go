@@ -111,12 +111,16 @@ func TestBroadcastRedis(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	spec := BroadcastSpec{Servers: 3, Clients: 20, Events: 30, Size: 64}
-	s, err := r.broadcast(ctx, true, 3, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Readers != 60 || s.Delivered != 60*30 || s.Lost != 0 || s.Backs != 0 {
-		t.Errorf("readers %d, delivered %d, lost %d, dup %d; want 60 readers with all 1800 events once", s.Readers, s.Delivered, s.Lost, s.Backs)
+	for _, apart := range []bool{false, true} {
+		spec.Apart = apart
+		s, err := r.broadcast(ctx, true, 3, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Readers != 60 || s.Delivered != 60*30 || s.Lost != 0 || s.Backs != 0 {
+			t.Errorf("publisher apart %v: readers %d, delivered %d, lost %d, dup %d; want 60 readers with all 1800 events once",
+				apart, s.Readers, s.Delivered, s.Lost, s.Backs)
+		}
 	}
 }
 

@@ -15,6 +15,9 @@ type BroadcastSpec struct {
 	// Publishers is how many publish at once on the first server (1: one
 	// event after the other, each Publish waiting for the last).
 	Publishers int
+	// Apart runs the Redis publisher on a server of its own, with no
+	// clients, besides the Servers that have them.
+	Apart bool
 }
 
 // BroadcastResult is one R1 run: Redis or in-memory.
@@ -61,16 +64,24 @@ func kind(redis bool) string {
 }
 
 func (r *Runner) broadcast(ctx context.Context, redis bool, servers int, spec BroadcastSpec) (Step, error) {
+	apart := redis && spec.Apart
+	if apart {
+		servers++
+	}
 	g, err := r.newRig(ctx, redis, servers, spec.Servers)
 	if err != nil {
 		return Step{}, err
 	}
 	defer g.stop()
 	// Client process i connects to server i (with one in-memory server,
-	// all of them to it).
+	// all of them to it); with the publisher apart, server 0 has none.
+	readable := g.servers
+	if apart {
+		readable = g.servers[1:]
+	}
 	for i, a := range g.agents {
 		var st Status
-		addr := g.servers[i%len(g.servers)].Addr
+		addr := readable[i%len(readable)].Addr
 		if err := a.do(command{Op: "connect", Addrs: []string{addr}, N: spec.Clients, Conc: 64}, &st, 5*time.Minute); err != nil {
 			return Step{}, err
 		}
