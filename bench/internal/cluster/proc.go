@@ -194,7 +194,7 @@ func (a *agent) collect() (Collected, error) {
 	return c, err
 }
 
-// cpuTicks returns the user and system CPU time of process pid, or -1.
+// cpuTime returns the user and system CPU time of process pid, or -1.
 func cpuTime(pid int) time.Duration {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {

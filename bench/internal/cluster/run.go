@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
-	"strings"
 	"time"
 )
 
@@ -55,9 +54,6 @@ func RegisterFlags(fs *flag.FlagSet, s *Settings) {
 	fs.StringVar(&s.Charts, "charts", s.Charts, "write R2's SVG charts into this `folder`")
 }
 
-// Scenarios are the names Run knows.
-var Scenarios = []string{"R1", "R2", "R3", "R4"}
-
 // Run runs the scenarios named in scen (R1 to R4) and returns their report
 // in markdown.
 func (r *Runner) Run(ctx context.Context, s Settings, scen map[string]bool) (string, error) {
@@ -80,16 +76,6 @@ func (r *Runner) Run(ctx context.Context, s Settings, scen map[string]bool) (str
 		}
 	}
 	return rep.Markdown(), nil
-}
-
-// IsScenario reports whether name is one of Scenarios.
-func IsScenario(name string) bool {
-	for _, s := range Scenarios {
-		if strings.EqualFold(s, name) {
-			return true
-		}
-	}
-	return false
 }
 
 func cores() string {
