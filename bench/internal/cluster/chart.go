@@ -43,7 +43,7 @@ func niceMax(v float64) float64 {
 
 func label(v float64) string {
 	switch {
-	case v >= 1000 && math.Mod(v, 1000) == 0:
+	case v >= 10000 && math.Mod(v, 1000) == 0:
 		return fmt.Sprintf("%gk", v/1000)
 	default:
 		return fmt.Sprintf("%g", v)
