@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eventwire/sse/bench/internal/cluster"
 	"github.com/eventwire/sse/bench/internal/load"
 	"github.com/eventwire/sse/bench/internal/server"
 )
@@ -70,12 +71,17 @@ func main() {
 	serve := flag.String("serve", "", "internal: run `IMPL`'s server (the load tool starts these itself)")
 	listen := flag.String("listen", "127.0.0.1:0", "internal: loopback address the -serve server listens on")
 	isQuick := flag.Bool("quick", false, "run scaled-down scenarios (under 2 minutes)")
-	impls := flag.String("impls", strings.Join(server.Names(), ","), "comma-separated `implementations` to compare")
+	impls := flag.String("impls", strings.Join(server.Names(), ","), "comma-separated `implementations` to compare; besides the default ones: "+
+		"eventwire-latest (scenario L), eventwire-redis and eventwire-pg (the hub through a Redis or PostgreSQL backend; the tool starts the server), eventwire-otel (with OpenTelemetry metrics)")
 	scenarios := flag.String("scenarios", "A,B,C,D", "comma-separated `scenarios`: A, B (each also with stuck clients), C (idle), D (churn), "+
-		"L (latest values with stuck and slow clients; try -impls eventwire,eventwire-latest)")
+		"L (latest values with stuck and slow clients; try -impls eventwire,eventwire-latest), "+
+		"R1 to R4 (several servers sharing one Redis; see the README)")
 	out := flag.String("out", "", "also write the markdown report to this `file`")
 	sources := flag.Int("sources", 64, "loopback source addresses the clients use (127.0.0.1 to 127.0.0.N)")
 	churnAll := flag.Bool("churn-all", true, "run D against every implementation, not only eventwire")
+	agent := flag.Bool("cluster-agent", false, "internal: run a client process of the R scenarios (the load tool starts these itself)")
+	cs := cluster.DefaultSettings()
+	cluster.RegisterFlags(flag.CommandLine, &cs)
 
 	s := full
 	flag.IntVar(&s.aClients, "a-clients", s.aClients, "A: reading clients")
@@ -105,6 +111,13 @@ func main() {
 	flag.Parse()
 
 	raiseFDLimit()
+	if *agent {
+		if err := cluster.ServeAgent(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "cluster agent:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *serve != "" {
 		if err := runServer(*serve, *listen); err != nil {
 			fmt.Fprintf(os.Stderr, "serve %s: %v\n", *serve, err)
@@ -115,7 +128,7 @@ func main() {
 	if *isQuick {
 		s = applyQuick(s)
 	}
-	if err := run(s, *impls, *scenarios, *out, *sources, *churnAll); err != nil {
+	if err := run(s, cs, *impls, *scenarios, *out, *sources, *churnAll); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -162,7 +175,7 @@ func applyQuick(s settings) settings {
 	return s
 }
 
-func run(s settings, implList, scenarioList, out string, sources int, churnAll bool) error {
+func run(s settings, cs cluster.Settings, implList, scenarioList, out string, sources int, churnAll bool) error {
 	s.repeat = max(s.repeat, 1)
 	impls := splitList(implList)
 	for _, impl := range impls {
@@ -174,6 +187,8 @@ func run(s settings, implList, scenarioList, out string, sources int, churnAll b
 	for _, sc := range splitList(scenarioList) {
 		switch sc = strings.ToUpper(sc); sc {
 		case "A", "B", "C", "D", "L":
+			scen[sc] = true
+		case "R1", "R2", "R3", "R4":
 			scen[sc] = true
 		default:
 			return fmt.Errorf("unknown scenario %q", sc)
@@ -197,7 +212,12 @@ func run(s settings, implList, scenarioList, out string, sources int, churnAll b
 		os.Exit(2)
 	}()
 
-	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit}
+	env, stopServices, err := startServices(ctx, impls, os.Stderr)
+	defer stopServices()
+	if err != nil {
+		return err
+	}
+	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit, Env: env}
 	rep := &load.Report{}
 	started := time.Now()
 	loadBefore := loadavg()
@@ -284,8 +304,17 @@ func run(s settings, implList, scenarioList, out string, sources int, churnAll b
 		}
 	}
 
+	var clusterMD string
+	if scen["R1"] || scen["R2"] || scen["R3"] || scen["R4"] {
+		cr := &cluster.Runner{Exe: exe, Log: os.Stderr, Stall: s.stall, RedisImpl: "eventwire-redis", MemImpl: "eventwire"}
+		clusterMD, err = cr.Run(ctx, cs, scen)
+		if err != nil {
+			return err
+		}
+	}
+
 	rep.Header = header(s, impls, started, loadBefore, loadavg(), ctx.Err())
-	md := rep.Markdown()
+	md := rep.Markdown() + clusterMD
 	fmt.Print(md)
 	if out != "" {
 		if err := os.WriteFile(out, []byte(md), 0o644); err != nil {

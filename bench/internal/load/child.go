@@ -29,12 +29,14 @@ type Child struct {
 	stopped atomic.Bool
 }
 
-// StartChild starts exe -serve impl on a free loopback port and waits (at
-// most 10 s) until it says where it listens. The child exits when its
+// StartChild starts exe -serve impl on a free loopback port, with env
+// added to this process's environment, and waits (at most 10 s) until it
+// says where it listens. The child exits when its
 // standard input closes, so it dies with this process even if Stop is
 // never called; on Linux the kernel also kills it (Pdeathsig).
-func StartChild(ctx context.Context, exe, impl string) (*Child, error) {
+func StartChild(ctx context.Context, exe, impl string, env []string) (*Child, error) {
 	cmd := exec.Command(exe, "-serve", impl, "-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	dieWithParent(cmd)
 	stdin, err := cmd.StdinPipe()

@@ -53,52 +53,57 @@ func TestPercentile(t *testing.T) {
 // this process and checks that a small fleet of clients receives every
 // event once, in order: the measurement path the tool relies on.
 func TestEveryImplementationDelivers(t *testing.T) {
+	for _, impl := range append(server.Names(), "eventwire-otel") {
+		t.Run(impl, func(t *testing.T) { checkDelivers(t, impl) })
+	}
+}
+
+// checkDelivers serves impl in this process and checks that a small
+// fleet of clients receives every event once, in order.
+func checkDelivers(t *testing.T, impl string) {
+	t.Helper()
 	const clients, events = 20, 30
-	for _, impl := range server.Names() {
-		t.Run(impl, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(ctx, impl, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	addr := ln.Addr().String()
+	r := &Runner{Sources: NewSources(4), Log: io.Discard, Stall: 5 * time.Second, Limit: 10 * time.Second}
+	ctl := newControl(addr)
+	defer ctl.close()
+	f := NewFleet(events)
+	defer f.Close()
+	f.Connect(ctx, r.Sources, addr, clients, 8)
+	if err := r.prime(ctx, ctl, f, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ctl.publish(ctx, events, 100, 0, 0)
+	if err != nil || res.Published != events {
+		t.Fatalf("publish: %+v, %v", res, err)
+	}
+	r.drain(ctx, f, clients*events)
+	f.Close()
+	if len(f.readers) != clients {
+		t.Fatalf("%d readers, want %d", len(f.readers), clients)
+	}
+	for i, rd := range f.readers {
+		for seq, l := range rd.lat {
+			if l < 0 {
+				t.Errorf("reader %d did not receive event %d", i, seq)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			served := make(chan error, 1)
-			go func() { served <- server.Serve(ctx, impl, ln) }()
-			t.Cleanup(func() {
-				cancel()
-				if err := <-served; err != nil {
-					t.Errorf("Serve: %v", err)
-				}
-			})
-			addr := ln.Addr().String()
-			r := &Runner{Sources: NewSources(4), Log: io.Discard, Stall: 5 * time.Second, Limit: 10 * time.Second}
-			ctl := newControl(addr)
-			defer ctl.close()
-			f := NewFleet(events)
-			defer f.Close()
-			f.Connect(ctx, r.Sources, addr, clients, 8)
-			if err := r.prime(ctx, ctl, f, 10*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			res, err := ctl.publish(ctx, events, 100, 0, 0)
-			if err != nil || res.Published != events {
-				t.Fatalf("publish: %+v, %v", res, err)
-			}
-			r.drain(ctx, f, clients*events)
-			f.Close()
-			if len(f.readers) != clients {
-				t.Fatalf("%d readers, want %d", len(f.readers), clients)
-			}
-			for i, rd := range f.readers {
-				for seq, l := range rd.lat {
-					if l < 0 {
-						t.Errorf("reader %d did not receive event %d", i, seq)
-					}
-				}
-				if rd.dups > 0 || rd.reordered > 0 {
-					t.Errorf("reader %d: %d duplicates, %d out of order", i, rd.dups, rd.reordered)
-				}
-			}
-		})
+		}
+		if rd.dups > 0 || rd.reordered > 0 {
+			t.Errorf("reader %d: %d duplicates, %d out of order", i, rd.dups, rd.reordered)
+		}
 	}
 }
 

@@ -18,6 +18,9 @@ type Runner struct {
 	Log     io.Writer     // progress lines
 	Stall   time.Duration // a run with no delivery for this long is stopped
 	Limit   time.Duration // longest a run's publishing phase may take
+	// Env is added to the environment of every server process: where
+	// the services of the backends are (server.RedisURLEnv, ...).
+	Env []string
 }
 
 func (r *Runner) logf(format string, args ...any) {
@@ -26,7 +29,7 @@ func (r *Runner) logf(format string, args ...any) {
 
 // server starts impl's server process and its control client.
 func (r *Runner) server(ctx context.Context, impl string) (*Child, *control, error) {
-	c, err := StartChild(ctx, r.Exe, impl)
+	c, err := StartChild(ctx, r.Exe, impl, r.Env)
 	if err != nil {
 		return nil, nil, err
 	}

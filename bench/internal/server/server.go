@@ -52,6 +52,12 @@ var impls = map[string]func() (Broadcaster, error){
 	// Not compared by default (see Names): the hub made for live values,
 	// measured by the load tool's scenario L.
 	"eventwire-latest": newEventwireLatest,
+	// Not compared by default: the hub through a backend, on a service
+	// the load tool starts (see Service).
+	"eventwire-redis": newEventwireRedis,
+	"eventwire-pg":    newEventwirePG,
+	// Not compared by default: eventwire with sseotel's metrics on.
+	"eventwire-otel": newEventwireOtel,
 }
 
 // Names lists the implementations, the baseline (handwritten) first.
