@@ -16,6 +16,7 @@ type Report struct {
 	Idle   []IdleResult
 	Churn  []ChurnResult
 	Latest []LatestResult
+	Drain  []DrainResult
 }
 
 // Markdown renders the report's tables.
@@ -33,6 +34,9 @@ func (rep *Report) Markdown() string {
 	}
 	if len(rep.Latest) > 0 {
 		rep.latestTable(&b)
+	}
+	if len(rep.Drain) > 0 {
+		rep.drainTable(&b)
 	}
 	return b.String()
 }
