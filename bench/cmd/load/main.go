@@ -77,7 +77,7 @@ func main() {
 		"eventwire-latest (scenario L), eventwire-redis and eventwire-pg (the hub through a Redis or PostgreSQL backend; the tool starts the server), eventwire-otel (with OpenTelemetry metrics)")
 	scenarios := flag.String("scenarios", "A,B,C,D", "comma-separated `scenarios`: A, B (each also with stuck clients), C (idle), D (churn), "+
 		"L (latest values with stuck and slow clients; try -impls eventwire,eventwire-latest), "+
-		"R (drain onto a second server; with -impls eventwire-redis or eventwire-pg)")
+		"S (drain onto a second server; with -impls eventwire-redis or eventwire-pg)")
 	out := flag.String("out", "", "also write the markdown report to this `file`")
 	sources := flag.Int("sources", 64, "loopback source addresses the clients use (127.0.0.1 to 127.0.0.N)")
 	churnAll := flag.Bool("churn-all", true, "run D against every implementation, not only eventwire")
@@ -104,12 +104,12 @@ func main() {
 	flag.IntVar(&s.latest.Events, "l-events", s.latest.Events, "L: events")
 	flag.IntVar(&s.latest.Size, "l-size", s.latest.Size, "L: event data bytes")
 	flag.Float64Var(&s.latest.Rate, "l-rate", s.latest.Rate, "L: events per second")
-	flag.IntVar(&s.drain.Clients, "r-clients", s.drain.Clients, "R: streams drained")
-	flag.DurationVar(&s.drain.Window, "r-window", s.drain.Window, "R: the first server's drain window")
-	flag.Float64Var(&s.drain.Rate, "r-rate", s.drain.Rate, "R: events per second published during the run")
-	flag.IntVar(&s.drain.Size, "r-size", s.drain.Size, "R: event data bytes")
-	flag.DurationVar(&s.drain.Before, "r-before", s.drain.Before, "R: publishing before the shutdown starts")
-	flag.DurationVar(&s.drain.After, "r-after", s.drain.After, "R: publishing after the window ends")
+	flag.IntVar(&s.drain.Clients, "s-clients", s.drain.Clients, "S: streams drained")
+	flag.DurationVar(&s.drain.Window, "s-window", s.drain.Window, "S: the first server's drain window")
+	flag.Float64Var(&s.drain.Rate, "s-rate", s.drain.Rate, "S: events per second published during the run")
+	flag.IntVar(&s.drain.Size, "s-size", s.drain.Size, "S: event data bytes")
+	flag.DurationVar(&s.drain.Before, "s-before", s.drain.Before, "S: publishing before the shutdown starts")
+	flag.DurationVar(&s.drain.After, "s-after", s.drain.After, "S: publishing after the window ends")
 	flag.DurationVar(&s.stall, "stall", s.stall, "stop a run after no event was delivered for this long")
 	flag.DurationVar(&s.limit, "limit", s.limit, "longest publishing phase of one run")
 	flag.DurationVar(&s.timeout, "timeout", s.timeout, "stop everything after this long")
@@ -155,7 +155,7 @@ func applyQuick(s settings) settings {
 	pick("c-publishes", &s.cPublishes, q.cPublishes)
 	pick("d-cycles", &s.dCycles, q.dCycles)
 	pick("d-conc", &s.dConc, q.dConc)
-	pick("r-clients", &s.drain.Clients, q.drain.Clients)
+	pick("s-clients", &s.drain.Clients, q.drain.Clients)
 	if !set["a-rate"] {
 		s.aRate = q.aRate
 	}
@@ -185,7 +185,7 @@ func run(s settings, implList, scenarioList, out string, sources int, churnAll b
 	scen := map[string]bool{}
 	for _, sc := range splitList(scenarioList) {
 		switch sc = strings.ToUpper(sc); sc {
-		case "A", "B", "C", "D", "L", "R":
+		case "A", "B", "C", "D", "L", "S":
 			scen[sc] = true
 		default:
 			return fmt.Errorf("unknown scenario %q", sc)
@@ -301,7 +301,7 @@ func run(s settings, implList, scenarioList, out string, sources int, churnAll b
 		}
 	}
 
-	if scen["R"] {
+	if scen["S"] {
 		ran := false
 		for _, impl := range impls {
 			if ctx.Err() != nil || server.Service(impl) == "" {
@@ -315,7 +315,7 @@ func run(s settings, implList, scenarioList, out string, sources int, churnAll b
 				res.Moved, res.Readers, res.Busiest, res.Average, res.ShutdownTook, res.Lost, res.Short, res.Dups, res.DupConns, res.Err)
 		}
 		if !ran {
-			fmt.Fprintln(r.Log, "load: R needs an implementation with a backend (-impls eventwire-redis or eventwire-pg): skipped")
+			fmt.Fprintln(r.Log, "load: S needs an implementation with a backend (-impls eventwire-redis or eventwire-pg): skipped")
 		}
 	}
 

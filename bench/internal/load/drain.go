@@ -19,7 +19,7 @@ import (
 	"github.com/eventwire/sse/bench/internal/server"
 )
 
-// DrainSpec is scenario R: Clients streams on a first server, which shuts
+// DrainSpec is scenario S: Clients streams on a first server, which shuts
 // down draining them over Window (sse.DrainOnShutdown) onto a second
 // server that shares its backend, while the second server publishes
 // events of Size bytes at Rate events/s, from Before the shutdown until
@@ -33,7 +33,7 @@ type DrainSpec struct {
 }
 
 func (s DrainSpec) String() string {
-	return fmt.Sprintf("R: %d streams drained over %v onto a second server, %g events/s × %s from %v before to %v after the window",
+	return fmt.Sprintf("S: %d streams drained over %v onto a second server, %g events/s × %s from %v before to %v after the window",
 		s.Clients, s.Window, s.Rate, byteSize(s.Size), s.Before, s.After)
 }
 

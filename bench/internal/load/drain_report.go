@@ -7,7 +7,7 @@ import (
 )
 
 func (rep *Report) drainTable(b *strings.Builder) {
-	b.WriteString("\n## Drain onto a second server (R)\n\n")
+	b.WriteString("\n## Drain onto a second server (S)\n\n")
 	fmt.Fprintf(b, "- %s\n\n", rep.Drain[0].Spec)
 	b.WriteString("Two servers share one backend. The clients' streams are on the first; the second publishes. " +
 		"The first server's `http.Server.Shutdown` runs with `sse.DrainOnShutdown(srv, window)`: each stream ends at a random moment of the window with a retry hint, " +
