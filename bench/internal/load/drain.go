@@ -60,8 +60,12 @@ type DrainResult struct {
 	// each second from the start of the shutdown (a reconnection counts
 	// when the second server's response headers arrive).
 	PerSecond []int
-	Busiest   int     // the most reconnections in one second of the window
-	Average   float64 // reconnections within the window per second of it
+	// EndedPerSecond counts the streams on the first server that ended
+	// (as the clients saw it) in each second from the start of the
+	// shutdown: resumption follows after the retry hint.
+	EndedPerSecond []int
+	Busiest        int     // the most reconnections in one second of the window
+	Average        float64 // reconnections within the window per second of it
 
 	RetryMin, RetryMax time.Duration // the retry hints the streams ended with
 	GapP50, GapMax     time.Duration // from a stream's end on the first server to its resumption on the second
@@ -75,7 +79,9 @@ type DrainResult struct {
 
 	P50, P99, Max time.Duration // delivery times of the events, replayed ones included
 
-	ShutdownTook time.Duration // from http.Server.Shutdown's call to its return, in the first server
+	DupExamples  []string       // the first repeated event of a few clients
+	ResumeErrors map[string]int // why clients could not resume, by error
+	ShutdownTook time.Duration  // from http.Server.Shutdown's call to its return, in the first server
 	ShutdownErr  string
 	Err          string // the run could not be made
 }
@@ -96,6 +102,16 @@ type drainClient struct {
 	resumedAt time.Time // the second server's response headers arrived
 	err1      error     // why the first stream ended
 	err2      error     // why the second stream could not start or ended
+
+	// For the report's examples: on which server (1 or 2) each event came
+	// first, the event that last set lastID, what the client resumed
+	// from, and the first event received twice.
+	from      []byte
+	lastIDSeq int
+	resumeID  string
+	resumeSeq int
+	onSecond  int // events received on the second server
+	dup       string
 }
 
 // drainRun is the shared state of one drain run's clients.
@@ -184,7 +200,7 @@ func (r *Runner) Drain(ctx context.Context, impl string, spec DrainSpec) (res Dr
 			break
 		}
 		sem <- struct{}{}
-		c := &drainClient{lat: make([]int64, events), maxSeq: -1}
+		c := &drainClient{lat: make([]int64, events), from: make([]byte, events), maxSeq: -1, lastIDSeq: -1}
 		for i := range c.lat {
 			c.lat[i] = notReceived
 		}
@@ -296,11 +312,15 @@ func (res *DrainResult) collect(clients []*drainClient, t0 time.Time) {
 	var lat, gaps []int64
 	windowSecs := int(math.Ceil(res.Spec.Window.Seconds()))
 	res.PerSecond = make([]int, windowSecs)
+	res.EndedPerSecond = make([]int, windowSecs)
 	inWindow := 0
 	res.RetryMin = time.Duration(math.MaxInt64)
 	for _, c := range clients {
 		if c.err1 != nil && c.endedAt.IsZero() && c.resumedAt.IsZero() && !c.primed {
 			continue // never connected
+		}
+		if !c.endedAt.IsZero() && !c.endedAt.Before(t0) {
+			res.EndedPerSecond = count(res.EndedPerSecond, c.endedAt.Sub(t0))
 		}
 		switch {
 		case c.endedAt.IsZero():
@@ -309,16 +329,16 @@ func (res *DrainResult) collect(clients []*drainClient, t0 time.Time) {
 			res.EndedEarly++
 		case c.resumedAt.IsZero():
 			res.ResumeFailed++
+			if res.ResumeErrors == nil {
+				res.ResumeErrors = map[string]int{}
+			}
+			res.ResumeErrors[fmt.Sprint(c.err2)]++
 		default:
 			res.Moved++
 			if c.err2 != nil {
 				res.EndedEarly++ // the second stream ended before the run did
 			}
-			sec := int(c.resumedAt.Sub(t0) / time.Second)
-			for sec >= len(res.PerSecond) {
-				res.PerSecond = append(res.PerSecond, 0)
-			}
-			res.PerSecond[sec]++
+			res.PerSecond = count(res.PerSecond, c.resumedAt.Sub(t0))
 			if c.resumedAt.Sub(t0) <= res.Spec.Window {
 				inWindow++
 			}
@@ -344,6 +364,9 @@ func (res *DrainResult) collect(clients []*drainClient, t0 time.Time) {
 		res.Dups += c.dups
 		if c.dups > 0 {
 			res.DupConns++
+			if len(res.DupExamples) < 5 {
+				res.DupExamples = append(res.DupExamples, c.dup)
+			}
 		}
 		res.Reordered += c.reordered
 		res.Resets += c.resets
@@ -370,6 +393,17 @@ func (res *DrainResult) collect(clients []*drainClient, t0 time.Time) {
 	}
 }
 
+// count adds one to the count of the second d falls in, growing counts
+// if need be.
+func count(counts []int, d time.Duration) []int {
+	sec := int(d / time.Second)
+	for sec >= len(counts) {
+		counts = append(counts, 0)
+	}
+	counts[sec]++
+	return counts
+}
+
 // run reads the first server's stream until it ends; if the first
 // server's shutdown has started, it waits for the retry hint and resumes
 // on the second server with its last event ID, and reads that stream
@@ -383,6 +417,7 @@ func (c *drainClient) run(d *drainRun, conn net.Conn) {
 	if !d.shutdown.Load() {
 		return // ended before the shutdown: counted, not resumed
 	}
+	c.resumeID, c.resumeSeq = c.lastID, c.lastIDSeq
 	wait := c.retry
 	if wait <= 0 {
 		wait = time.Second
@@ -443,16 +478,19 @@ func (c *drainClient) read(d *drainRun, conn net.Conn) error {
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 { // dispatch
-			if idSet {
-				c.lastID = string(id)
-			}
+			seq := -1
 			switch {
 			case string(typ) == "sse-reset":
 				c.resets++
 			case hasData:
-				if sent, seq, ok := parseData(append(data, ' ')); ok {
-					c.deliver(d, sent, seq)
+				var sent int64
+				var ok bool
+				if sent, seq, ok = parseData(append(data, ' ')); ok {
+					c.deliver(d, sent, seq, string(id))
 				}
+			}
+			if idSet {
+				c.lastID, c.lastIDSeq = string(id), seq
 			}
 			data, typ, hasData, idSet = data[:0], typ[:0], false, false
 			continue
@@ -474,8 +512,13 @@ func (c *drainClient) read(d *drainRun, conn net.Conn) error {
 	}
 }
 
-func (c *drainClient) deliver(d *drainRun, sent int64, seq int) {
+func (c *drainClient) deliver(d *drainRun, sent int64, seq int, id string) {
 	now := time.Now().UnixNano()
+	server := byte(1)
+	if !c.resumedAt.IsZero() {
+		server = 2
+		c.onSecond++
+	}
 	switch {
 	case seq < 0:
 		if !c.primed {
@@ -487,8 +530,13 @@ func (c *drainClient) deliver(d *drainRun, sent int64, seq int) {
 		return
 	case c.lat[seq] != notReceived:
 		c.dups++
+		if c.dup == "" {
+			c.dup = fmt.Sprintf("event %d (ID %s) first from server %d, again from server %d as its %d. event there; resumed from ID %q (event %d)",
+				seq, id, c.from[seq], server, c.onSecond, c.resumeID, c.resumeSeq)
+		}
 		return
 	}
+	c.from[seq] = server
 	if seq < c.maxSeq {
 		c.reordered++
 	}

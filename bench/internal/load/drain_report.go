@@ -61,11 +61,24 @@ func (rep *Report) drainTable(b *strings.Builder) {
 		if len(r.PerSecond) == 0 {
 			continue
 		}
-		s := make([]string, len(r.PerSecond))
-		for i, n := range r.PerSecond {
-			s[i] = fmt.Sprint(n)
+		fmt.Fprintf(b, "\nIn each second from the shutdown's start, %s (the window is %v):\n\n- streams ended on the first server: %s\n- reconnections to the second: %s\n",
+			r.Impl, r.Spec.Window.Round(time.Second), counts(r.EndedPerSecond), counts(r.PerSecond))
+		for _, e := range r.DupExamples {
+			fmt.Fprintf(b, "\n- repeated: %s", mdEscape(e))
 		}
-		fmt.Fprintf(b, "\nReconnections in each second from the shutdown's start, %s (the window is %v): %s\n",
-			r.Impl, r.Spec.Window.Round(time.Second), strings.Join(s, ", "))
+		for e, n := range r.ResumeErrors {
+			fmt.Fprintf(b, "\n- %d clients could not resume: %s", n, mdEscape(e))
+		}
+		if len(r.DupExamples)+len(r.ResumeErrors) > 0 {
+			b.WriteString("\n")
+		}
 	}
+}
+
+func counts(n []int) string {
+	s := make([]string, len(n))
+	for i, v := range n {
+		s[i] = fmt.Sprint(v)
+	}
+	return strings.Join(s, ", ")
 }

@@ -11,7 +11,7 @@ import (
 func TestDrainCollect(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	client := func(ended, resumed time.Duration, got ...int) *drainClient {
-		c := &drainClient{lat: []int64{notReceived, notReceived, notReceived}, primed: true, retry: 300 * time.Millisecond}
+		c := &drainClient{lat: []int64{notReceived, notReceived, notReceived}, from: make([]byte, 3), primed: true, retry: 300 * time.Millisecond}
 		for _, seq := range got {
 			if c.lat[seq] != notReceived {
 				c.dups++
