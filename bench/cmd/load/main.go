@@ -209,12 +209,12 @@ func run(s settings, implList, scenarioList, out string, sources int, churnAll b
 		os.Exit(2)
 	}()
 
-	env, stopServices, err := startServices(ctx, impls, os.Stderr)
+	env, pids, stopServices, err := startServices(ctx, impls, os.Stderr)
 	defer stopServices()
 	if err != nil {
 		return err
 	}
-	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit, Env: env}
+	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit, Env: env, ServicePids: pids}
 	rep := &load.Report{}
 	started := time.Now()
 	loadBefore := loadavg()
