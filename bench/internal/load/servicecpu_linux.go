@@ -54,8 +54,11 @@ func statFields(pid int) []string {
 	return strings.Fields(string(b[i+1:]))
 }
 
-// procCPU returns the process's own CPU time (utime + stime) and that of
-// its children that exited and were waited for (cutime + cstime).
+// procCPU returns the process's own CPU time and that of its children
+// that exited and were waited for (cutime + cstime, in clock ticks). Its
+// own time is the sum of its threads' time on a CPU in nanoseconds
+// (/proc/<pid>/task/*/schedstat) where the kernel keeps it, else utime +
+// stime in clock ticks.
 func procCPU(pid int) (own, children time.Duration, ok bool) {
 	f := statFields(pid)
 	if len(f) < 15 { // utime, stime, cutime, cstime are fields 14 to 17
@@ -65,7 +68,35 @@ func procCPU(pid int) (own, children time.Duration, ok bool) {
 		v, _ := strconv.ParseInt(f[i-3], 10, 64)
 		return time.Duration(v) * clockTick
 	}
+	if ns, ok := schedCPU(pid); ok {
+		return ns, n(16) + n(17), true
+	}
 	return n(14) + n(15), n(16) + n(17), true
+}
+
+// schedCPU returns the time the process's threads have spent on a CPU,
+// from the first field of each /proc/<pid>/task/<tid>/schedstat, and
+// false if there is none or it reads 0 (kernels without scheduler
+// statistics).
+func schedCPU(pid int) (time.Duration, bool) {
+	files, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/schedstat")
+	var total time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		total += time.Duration(ns)
+	}
+	return total, total > 0
 }
 
 // procParent returns the parent's PID, or -1.
