@@ -42,6 +42,7 @@ type settings struct {
 	cClients, cPublishes     int
 	dCycles, dConc           int
 	latest                   load.LatestSpec
+	drain                    load.DrainSpec
 	repeat                   int
 	stall, limit, timeout    time.Duration
 }
@@ -54,6 +55,7 @@ var (
 		cClients: 10000, cPublishes: 5,
 		dCycles: 10000, dConc: 32,
 		latest: load.LatestSpec{Clients: 200, Stuck: 5, Slow: 2, Events: 10000, Size: 1024, Rate: 500, SlowRate: 256 << 10},
+		drain:  load.DrainSpec{Clients: 10000, Window: 10 * time.Second, Rate: 10, Size: 128, Before: 2 * time.Second, After: 3 * time.Second},
 		stall:  15 * time.Second, limit: 90 * time.Second, timeout: 30 * time.Minute,
 	}
 	quick = settings{
@@ -63,6 +65,7 @@ var (
 		cClients: 1000, cPublishes: 3,
 		dCycles: 1000, dConc: 16,
 		latest: load.LatestSpec{Clients: 200, Stuck: 5, Slow: 2, Events: 10000, Size: 1024, Rate: 500, SlowRate: 256 << 10},
+		drain:  load.DrainSpec{Clients: 500, Window: 10 * time.Second, Rate: 10, Size: 128, Before: 2 * time.Second, After: 3 * time.Second},
 		stall:  8 * time.Second, limit: 30 * time.Second, timeout: 5 * time.Minute,
 	}
 )
@@ -75,6 +78,7 @@ func main() {
 		"eventwire-latest (scenario L), eventwire-redis and eventwire-pg (the hub through a Redis or PostgreSQL backend; the tool starts the server), eventwire-otel (with OpenTelemetry metrics)")
 	scenarios := flag.String("scenarios", "A,B,C,D", "comma-separated `scenarios`: A, B (each also with stuck clients), C (idle), D (churn), "+
 		"L (latest values with stuck and slow clients; try -impls eventwire,eventwire-latest), "+
+		"S (drain onto a second server; with -impls eventwire-redis or eventwire-pg), "+
 		"R1 to R4 (several servers sharing one Redis; see the README)")
 	out := flag.String("out", "", "also write the markdown report to this `file`")
 	sources := flag.Int("sources", 64, "loopback source addresses the clients use (127.0.0.1 to 127.0.0.N)")
@@ -105,6 +109,12 @@ func main() {
 	flag.IntVar(&s.latest.Events, "l-events", s.latest.Events, "L: events")
 	flag.IntVar(&s.latest.Size, "l-size", s.latest.Size, "L: event data bytes")
 	flag.Float64Var(&s.latest.Rate, "l-rate", s.latest.Rate, "L: events per second")
+	flag.IntVar(&s.drain.Clients, "s-clients", s.drain.Clients, "S: streams drained")
+	flag.DurationVar(&s.drain.Window, "s-window", s.drain.Window, "S: the first server's drain window")
+	flag.Float64Var(&s.drain.Rate, "s-rate", s.drain.Rate, "S: events per second published during the run")
+	flag.IntVar(&s.drain.Size, "s-size", s.drain.Size, "S: event data bytes")
+	flag.DurationVar(&s.drain.Before, "s-before", s.drain.Before, "S: publishing before the shutdown starts")
+	flag.DurationVar(&s.drain.After, "s-after", s.drain.After, "S: publishing after the window ends")
 	flag.DurationVar(&s.stall, "stall", s.stall, "stop a run after no event was delivered for this long")
 	flag.DurationVar(&s.limit, "limit", s.limit, "longest publishing phase of one run")
 	flag.DurationVar(&s.timeout, "timeout", s.timeout, "stop everything after this long")
@@ -157,6 +167,7 @@ func applyQuick(s settings) settings {
 	pick("c-publishes", &s.cPublishes, q.cPublishes)
 	pick("d-cycles", &s.dCycles, q.dCycles)
 	pick("d-conc", &s.dConc, q.dConc)
+	pick("s-clients", &s.drain.Clients, q.drain.Clients)
 	if !set["a-rate"] {
 		s.aRate = q.aRate
 	}
@@ -186,7 +197,7 @@ func run(s settings, cs cluster.Settings, implList, scenarioList, out string, so
 	scen := map[string]bool{}
 	for _, sc := range splitList(scenarioList) {
 		switch sc = strings.ToUpper(sc); sc {
-		case "A", "B", "C", "D", "L":
+		case "A", "B", "C", "D", "L", "S":
 			scen[sc] = true
 		case "R1", "R2", "R3", "R4":
 			scen[sc] = true
@@ -212,12 +223,12 @@ func run(s settings, cs cluster.Settings, implList, scenarioList, out string, so
 		os.Exit(2)
 	}()
 
-	env, stopServices, err := startServices(ctx, impls, os.Stderr)
+	env, pids, stopServices, err := startServices(ctx, impls, os.Stderr)
 	defer stopServices()
 	if err != nil {
 		return err
 	}
-	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit, Env: env}
+	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit, Env: env, ServicePids: pids}
 	rep := &load.Report{}
 	started := time.Now()
 	loadBefore := loadavg()
@@ -301,6 +312,24 @@ func run(s settings, cs cluster.Settings, implList, scenarioList, out string, so
 			fmt.Fprintf(r.Log, "  lost %d of %d, p99 %v, heap %d → %d → %d KiB, slow got %v, latest %d of %d in %v, dropped %d clients, %d events, stuck in %v %s\n",
 				res.Expected-res.Delivered, res.Expected, res.P99, res.HeapBefore>>10, res.HeapMax>>10, res.HeapAfter>>10,
 				res.SlowGot, res.SlowLatest, len(res.SlowGot), res.CatchUp, res.Hub.DroppedClients, res.Hub.Dropped, res.StuckIn, res.Err)
+		}
+	}
+
+	if scen["S"] {
+		ran := false
+		for _, impl := range impls {
+			if ctx.Err() != nil || server.Service(impl) == "" {
+				continue
+			}
+			ran = true
+			r.Log.Write(fmt.Appendf(nil, "%s %s: %s\n", time.Now().Format("15:04:05"), s.drain, impl))
+			res := r.Drain(ctx, impl, s.drain)
+			rep.Drain = append(rep.Drain, res)
+			fmt.Fprintf(r.Log, "  moved %d of %d, reconnections/s busiest %d, average %.0f, shutdown %v, lost %d (%d clients), repeated %d (%d clients) %s\n",
+				res.Moved, res.Readers, res.Busiest, res.Average, res.ShutdownTook, res.Lost, res.Short, res.Dups, res.DupConns, res.Err)
+		}
+		if !ran {
+			fmt.Fprintln(r.Log, "load: S needs an implementation with a backend (-impls eventwire-redis or eventwire-pg): skipped")
 		}
 	}
 

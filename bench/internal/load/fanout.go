@@ -46,6 +46,7 @@ type FanoutResult struct {
 	PerSec        float64       // Delivered / Wall
 	P50, P99, Max time.Duration // delivery time: receipt − send
 	ServerCPU     time.Duration // CPU time the server used from the first publish until delivery ended
+	ServiceCPU    time.Duration // the same for the backend's service (Redis, PostgreSQL), if the tool started one; else 0
 	PublishTime   time.Duration // how long the server took to publish the events
 	Stalled       bool          // delivery stopped before the publisher finished
 	PublishErr    string
@@ -60,6 +61,14 @@ func (r FanoutResult) CPUPerEvent() time.Duration {
 		return 0
 	}
 	return r.ServerCPU / time.Duration(r.Delivered)
+}
+
+// ServiceCPUPerEvent returns the service's CPU time per event delivered.
+func (r FanoutResult) ServiceCPUPerEvent() time.Duration {
+	if r.Delivered == 0 {
+		return 0
+	}
+	return r.ServiceCPU / time.Duration(r.Delivered)
 }
 
 // Lost returns the events not delivered.
@@ -95,6 +104,7 @@ func (r *Runner) Fanout(ctx context.Context, impl string, spec FanoutSpec, silen
 		res.Err = err.Error()
 		return res
 	}
+	svc0 := serviceCPU(r.servicePids(impl))
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pubErr := make(chan error, 1)
@@ -112,6 +122,9 @@ func (r *Runner) Fanout(ctx context.Context, impl string, spec FanoutSpec, silen
 	res.Stalled, res.PublishErr = r.await(ctx, f, res.Expected, pubErr)
 	if cpu1, err := ctl.stats(ctx, false); err == nil && cpu0.CPUNs >= 0 {
 		res.ServerCPU = time.Duration(cpu1.CPUNs - cpu0.CPUNs)
+	}
+	if svc1 := serviceCPU(r.servicePids(impl)); svc0 >= 0 && svc1 >= 0 {
+		res.ServiceCPU = svc1 - svc0
 	}
 	if silent > 0 && f.Received() < res.Expected {
 		// Are the missing events lost, or held up behind the stuck
@@ -187,7 +200,7 @@ func Merge(runs []FanoutResult) FanoutResult {
 		}
 	}
 	var perSec []float64
-	var p50, p99, wall, cpu, pub []time.Duration
+	var p50, p99, wall, cpu, svc, pub []time.Duration
 	for _, r := range ok {
 		m.Readers = max(m.Readers, r.Readers)
 		m.ConnectFailed += r.ConnectFailed
@@ -211,12 +224,14 @@ func Merge(runs []FanoutResult) FanoutResult {
 		p99 = append(p99, r.P99)
 		wall = append(wall, r.Wall)
 		cpu = append(cpu, r.CPUPerEvent())
+		svc = append(svc, r.ServiceCPUPerEvent())
 		pub = append(pub, r.PublishTime)
 	}
 	m.PerSec, m.P50, m.P99, m.Wall = median(perSec), median(p50), median(p99), median(wall)
 	m.PublishTime = median(pub)
 	// Keep the median CPU per event: ServerCPU over the summed deliveries.
 	m.ServerCPU = median(cpu) * time.Duration(m.Delivered)
+	m.ServiceCPU = median(svc) * time.Duration(m.Delivered)
 	return m
 }
 

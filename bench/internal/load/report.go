@@ -16,6 +16,7 @@ type Report struct {
 	Idle   []IdleResult
 	Churn  []ChurnResult
 	Latest []LatestResult
+	Drain  []DrainResult
 }
 
 // Markdown renders the report's tables.
@@ -33,6 +34,9 @@ func (rep *Report) Markdown() string {
 	}
 	if len(rep.Latest) > 0 {
 		rep.latestTable(&b)
+	}
+	if len(rep.Drain) > 0 {
+		rep.drainTable(&b)
 	}
 	return b.String()
 }
@@ -55,7 +59,7 @@ func (rep *Report) fanoutTable(b *strings.Builder) {
 		"×base compares with the hand-written baseline in the same scenario (delivered/s: higher is better; p99: lower is better). " +
 		"×no-stuck compares the reading clients' p50 · p99 with the same implementation's run without stuck clients (goal ≤ 1.2). " +
 		"Server CPU/event is the user+system CPU time of the server process from the first publish to the end of delivery, per event delivered: " +
-		"less sensitive than wall time to other load on the machine (lower is better). " +
+		"less sensitive than wall time to other load on the machine (lower is better); through a backend, the notes give the same for the service the tool started (redis-server; PostgreSQL and its sessions). " +
 		"Lost counts events that reading clients did not get, over all runs (in brackets: most clients short of at least one event in one run). " +
 		"Each row is the median of the runs (max: worst delivery time of any run).\n\n")
 	b.WriteString("| Scenario | Implementation | Delivered/s | ×base | p50 | p99 | p99 ×base | ×no-stuck p50 · p99 | Server CPU/event | ×base | Lost (clients) | Notes |\n")
@@ -129,6 +133,9 @@ func fanoutNotes(r FanoutResult) string {
 	}
 	if r.PublishErr != "" && !r.Stalled {
 		n = append(n, "publish: "+mdEscape(r.PublishErr))
+	}
+	if r.ServiceCPU > 0 {
+		n = append(n, "service CPU/event "+dur(r.ServiceCPUPerEvent()))
 	}
 	n = append(n, "max "+dur(r.Max))
 	if r.Spec.Rate == 0 && r.PublishTime > 0 {

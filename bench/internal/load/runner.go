@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/eventwire/sse/bench/internal/server"
 )
 
 // Runner runs scenarios. Each scenario run starts its own server process
@@ -21,6 +23,18 @@ type Runner struct {
 	// Env is added to the environment of every server process: where
 	// the services of the backends are (server.RedisURLEnv, ...).
 	Env []string
+	// ServicePids are the process IDs of the services the tool started,
+	// by server.Service's names: their CPU time is measured beside the
+	// server's in the broadcast runs of the implementations that use them.
+	ServicePids map[string]int
+}
+
+// servicePids returns the PIDs of the service impl uses, or nil.
+func (r *Runner) servicePids(impl string) []int {
+	if pid, ok := r.ServicePids[server.Service(impl)]; ok {
+		return []int{pid}
+	}
+	return nil
 }
 
 func (r *Runner) logf(format string, args ...any) {

@@ -135,11 +135,17 @@ func Serve(ctx context.Context, impl string, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(errLog, "", 0),
 	}
+	if err := drainOnShutdown(srv, mux); err != nil {
+		return errors.Join(err, b.Close(context.Background()))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err = <-errc:
-		return err
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		<-ctx.Done() // shut down by POST /shutdown: stay until told to go
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
