@@ -75,7 +75,13 @@ type Hub struct {
 	fan     chan fanItem  // to the fan-out goroutine
 	fanDone chan struct{} // closed when the fan-out goroutine has ended
 	taken   atomic.Uint64 // the number of the last message the fan-out took from fan
-	fanned  atomic.Uint64 // the number of the last message handed out
+
+	// Resumes while the fan-out may be behind the client (see resume.go).
+	liveMu   sync.Mutex
+	liveID   string                   // the ID of the last message numbered
+	livePos  string                   // and its position; "": none yet
+	awaiting map[string][]*subscriber // by the Last-Event-ID they wait for
+	fanned   atomic.Uint64            // the number of the last message handed out
 
 	// Publishers on the in-memory log wait for room in fan without
 	// holding the log's lock (see Hub.room).
@@ -258,7 +264,7 @@ func (h *Hub) add(sub *subscriber) bool {
 	}
 	// Messages numbered up to here are in the log already: the replay
 	// sends those the client missed, the fan-out skips them for sub.
-	sub.joined = h.join(sub)
+	h.joinLive(sub)
 	for _, t := range sub.distinct {
 		set := h.topics[t]
 		if set == nil {
@@ -282,6 +288,7 @@ func (h *Hub) remove(sub *subscriber) {
 		return
 	}
 	sub.removed = true
+	h.endWait(sub)
 	delete(h.all, sub)
 	for _, t := range sub.distinct {
 		delete(h.topics[t], sub)
@@ -439,7 +446,7 @@ func (h *Hub) deliver(msg Message) {
 	// deliver is never called concurrently, so the messages reach the
 	// fan-out in the order of their numbers.
 	select {
-	case h.fan <- fanItem{seq: h.number(f, msg.Topics), frame: f, topics: msg.Topics}:
+	case h.fan <- fanItem{seq: h.numberLive(f, msg), frame: f, topics: msg.Topics}:
 	case <-h.done:
 	}
 }

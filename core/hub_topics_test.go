@@ -32,7 +32,7 @@ func TestHubFanOutCostIgnoresSubscriberTopics(t *testing.T) {
 	hub := newTestHub(t, WithQueueSize(runs*fanBatch), WithMaxTopics(0))
 	const topic = "t-000000"
 	costOf := func(n int) time.Duration {
-		sub := newSubscriber(hub, nil, hubTopics(n, topic))
+		sub := newSubscriber(hub, &Stream{}, hubTopics(n, topic))
 		if !hub.add(sub) {
 			t.Fatal("the hub refused a subscriber")
 		}

@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
 // frame is one encoded event, shared read-only by every queue it is in.
 type frame struct {
+	seq   uint64 // its number in the fan-out; 0 outside it
 	pos   string // the message's place in the log (Message.Pos)
 	key   string // for KeepLatest and WithLatest (see Hub.keyFrame); "": none
 	bytes []byte
@@ -70,6 +72,13 @@ type subscriber struct {
 
 	removed bool   // guarded by hub.mu: no longer in the hub's sets
 	joined  uint64 // set by Hub.add: the number of the last message before it joined
+
+	// A resume on a fan-out that may be behind the Last-Event-ID (see
+	// resume.go): set by Hub.add, ended by Hub.endWait or reach.
+	awaitID   string        // the Last-Event-ID waited for; "": none
+	joinedPos string        // the position of the last message numbered when it joined
+	awaiting  atomic.Bool   // every frame comes before the ID
+	reached   atomic.Uint64 // frames numbered up to here come before it
 
 	// Set by Hub.join under WithLatest: the latest events of its topics
 	// when it joined, sent first, and whether every topic keeps them.
@@ -297,6 +306,9 @@ func (d *drain) write(sub *subscriber) error {
 	d.batch, end = sub.take(d.batch)
 	d.bufs = d.bufs[:0]
 	for _, f := range d.batch {
+		if sub.before(f) { // the client had it before it resumed
+			continue
+		}
 		if d.replayed != nil { // drop what the replay already sent
 			if _, dup := d.replayed[f.pos]; dup {
 				continue
@@ -337,16 +349,28 @@ const maxEchoedID = 64
 // client without an ID. An entry of the log that cannot be encoded
 // (written by another program, say) is skipped, logged and counted: it
 // never cuts the replay short.
-func (sub *subscriber) replay() (map[string]struct{}, error) {
+func (sub *subscriber) replay() (_ map[string]struct{}, err error) {
 	latest := sub.latest
 	sub.latest = nil // sent at most once; not kept for the stream's life
 	last := sub.stream.LastEventID()
 	if last == "" {
 		return nil, sub.stream.writeFrames(latest)
 	}
+	// The fan-out is ahead of the client's ID if the replay meets the last
+	// message it had numbered when the subscriber joined: the subscriber
+	// then waits for no ID (see resume.go).
+	ahead := false
+	defer func() {
+		if ahead || err != nil {
+			sub.hub.endWait(sub)
+		}
+	}()
 	sent := make(map[string]struct{})
 	var bufs [][]byte
-	err := sub.hub.backend.Replay(sub.stream.Context(), last, func(msg Message) error {
+	err = sub.hub.backend.Replay(sub.stream.Context(), last, func(msg Message) error {
+		if sub.joinedPos != "" && msg.position() == sub.joinedPos {
+			ahead = true
+		}
 		switch {
 		case msg.Gap && (len(msg.Topics) == 0 || sub.wants(msg.Topics)):
 			return fmt.Errorf("%w: %q: events of its topics were lost after it", ErrUnknownID, last)
@@ -378,7 +402,8 @@ func (sub *subscriber) replay() (map[string]struct{}, error) {
 	if errors.Is(err, ErrUnknownID) {
 		// The ID is unknown, or the history lost events while the replay
 		// ran: send what was replayed, then the reset, then the latest
-		// events.
+		// events. The queue is not held back for the ID.
+		sub.hub.endWait(sub)
 		reason, replayed := ResetUnknownID, len(sent)
 		if sub.allKept {
 			reason = 0 // the latest values instead of a reset
