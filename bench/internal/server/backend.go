@@ -85,7 +85,7 @@ func newEventwireOn(b sse.Backend) (Broadcaster, error) {
 	if err != nil {
 		return nil, errors.Join(err, b.Close())
 	}
-	return &eventwire{hub: hub, Handler: sse.Handler(hub.StreamFunc(Topic), sse.WithHeartbeat(0))}, nil
+	return &eventwire{hub: hub, Handler: sse.Handler(hub.StreamFunc(Topic))}, nil
 }
 
 func serviceURL(env string) (string, error) {

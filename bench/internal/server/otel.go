@@ -48,7 +48,7 @@ func newEventwireOtel() (Broadcaster, error) {
 		return nil, errors.Join(err, hub.Close(), provider.Shutdown(context.Background()))
 	}
 	e := &eventwireOtel{
-		eventwire:   &eventwire{hub: hub, Handler: sse.Handler(hub.StreamFunc(Topic), sse.WithHeartbeat(0), m.Option())},
+		eventwire:   &eventwire{hub: hub, Handler: sse.Handler(hub.StreamFunc(Topic), m.Option())},
 		provider:    provider,
 		reader:      reader,
 		stopObserve: stop,
