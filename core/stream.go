@@ -50,6 +50,7 @@ type Stream struct {
 	writing   bool // a write to out is in progress
 	moved     bool // unblock moved the deadline of the write in progress
 	finished  bool
+	sub       *subscriber // a hub's subscription over the stream, woken when it ends
 
 	mu        sync.Mutex
 	err       error // why the stream ended; nil while it is open
@@ -123,7 +124,7 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg *config) e
 		return err
 	}
 	defer done()
-	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
+	return s.run(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
 }
 
 // open checks what serve needs, sets the headers and makes the stream; a
@@ -295,7 +296,7 @@ func StreamTo(ctx context.Context, w FlushWriter, fn StreamFunc, opts ...Option)
 		return errNilFunc
 	}
 	cfg := newConfig(opts)
-	return newStream(ctx, plainSink{w}, &cfg).runReported(fn, nil, &cfg)
+	return newStream(ctx, plainSink{w}, &cfg).run(fn, nil, &cfg)
 }
 
 // Handler returns an http.Handler that serves every request with [Serve].
@@ -327,19 +328,6 @@ func answerFailed(w http.ResponseWriter, err error) {
 	}
 }
 
-// runReported is run with fn's error, if fn ran, handed to cfg's reporting.
-func (s *Stream) runReported(fn StreamFunc, writeHeader func(), cfg *config) error {
-	ran := false
-	err := s.run(func(s *Stream) error {
-		ran = true
-		return fn(s)
-	}, writeHeader)
-	if ran && err != nil {
-		cfg.report(s.req, err)
-	}
-	return err
-}
-
 func newStream(ctx context.Context, out sink, cfg *config) *Stream {
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &Stream{
@@ -357,31 +345,49 @@ func newStream(ctx context.Context, out sink, cfg *config) *Stream {
 }
 
 // run opens the stream (writeHeader, if any, commits the status line),
-// runs fn and tears the stream down.
-func (s *Stream) run(fn StreamFunc, writeHeader func()) error {
-	var opened bool
-	var cause error // why it ended, for the Observer
-	defer func() {
-		s.finish()
-		if opened {
-			s.obs.streamEnd(cause)
-		}
-	}()
+// runs fn, tears the stream down and hands fn's error to cfg's reporting.
+// Its frame stays on the goroutine's stack while fn runs: the work is in
+// start and end (see [onOwnStack]).
+func (s *Stream) run(fn StreamFunc, writeHeader func(), cfg *config) (err error) {
+	if err = s.start(writeHeader); err != nil {
+		return err
+	}
+	returned := false
+	defer s.end(&err, &returned, cfg)
+	err = fn(s)
+	returned = true
+	return err
+}
+
+// start opens the stream, or ends it if it cannot.
+func (s *Stream) start(writeHeader func()) error {
 	s.mu.Lock()
 	err := s.openLocked(writeHeader)
 	s.mu.Unlock()
 	if err != nil {
+		s.finish()
 		return err
 	}
 	if s.obs != nil {
-		opened = true
 		s.obs.streamOpen()
 	}
-	err = fn(s)
-	if opened {
-		cause = s.endCause(err)
+	return nil
+}
+
+// end tears down the stream whose function ended with *err, or panicked
+// if it has not returned, telling the Observer why, and reports *err.
+func (s *Stream) end(err *error, returned *bool, cfg *config) {
+	var cause error // why it ended, for the Observer
+	if *returned && s.obs != nil {
+		cause = s.endCause(*err)
 	}
-	return err
+	s.finish()
+	if s.obs != nil {
+		s.obs.streamEnd(cause)
+	}
+	if *returned && *err != nil {
+		cfg.report(s.req, *err)
+	}
 }
 
 func (s *Stream) openLocked(writeHeader func()) error {
@@ -674,6 +680,19 @@ func (s *Stream) unblock() {
 	if !s.finished && s.writing {
 		// An error leaves the write to its own deadline.
 		s.moved = s.out.SetWriteDeadline(time.Now()) == nil
+	}
+	if s.sub != nil {
+		s.sub.wake()
+	}
+}
+
+// watch makes the end of the stream wake sub (see [subscriber.wait]).
+func (s *Stream) watch(sub *subscriber) {
+	s.unblockMu.Lock()
+	s.sub = sub
+	s.unblockMu.Unlock()
+	if s.ctx.Err() != nil { // unblock may have run before
+		sub.wake()
 	}
 }
 

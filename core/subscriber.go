@@ -44,7 +44,7 @@ type subscriber struct {
 	hub    *Hub
 	stream *Stream
 	topics []string      // as given to Subscribe, for the hooks and the log
-	failed chan struct{} // capacity 1: the flusher ended the subscription (see flush)
+	poke   chan struct{} // capacity 1: the subscription may have ended (see wait)
 
 	// The distinct topics, in a set when there are several: whether a
 	// message is for the subscriber costs the same whatever their number.
@@ -87,7 +87,7 @@ type subscriber struct {
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
-	sub := &subscriber{hub: h, stream: s, topics: topics, failed: make(chan struct{}, 1)}
+	sub := &subscriber{hub: h, stream: s, topics: topics, poke: make(chan struct{}, 1)}
 	if len(topics) == 1 {
 		sub.distinct = []string{topics[0]}
 		return sub
@@ -187,7 +187,7 @@ func (sub *subscriber) flush() {
 		sub.err = err
 		sub.mu.Unlock()
 		if err != nil {
-			sub.failed <- struct{}{} // the only send: no flusher starts after an error
+			sub.wake()
 		}
 		return
 	}
@@ -275,17 +275,33 @@ func (sub *subscriber) run() (err error) {
 	return err
 }
 
-// wait returns why the subscription ended.
+// wait returns why the subscription ended: the flusher's error, the
+// hub's shutdown or the end of the stream. It waits on one channel, which
+// each of these pokes: a select over three would leave the runtime's
+// larger frame on the stack of every idle stream.
 func (sub *subscriber) wait() error {
-	select {
-	case <-sub.stream.Done():
-		return sub.stream.Err()
-	case <-sub.hub.done:
-		return ErrHubClosed
-	case <-sub.failed:
+	sub.stream.watch(sub)
+	for range sub.poke {
 		sub.mu.Lock()
-		defer sub.mu.Unlock()
-		return sub.err
+		err := sub.err
+		sub.mu.Unlock()
+		switch {
+		case err != nil:
+			return err
+		case sub.hub.closed():
+			return ErrHubClosed
+		case sub.stream.ctx.Err() != nil:
+			return sub.stream.Err()
+		}
+	}
+	panic("unreachable: poke is never closed")
+}
+
+// wake makes wait look again, without blocking.
+func (sub *subscriber) wake() {
+	select {
+	case sub.poke <- struct{}{}:
+	default:
 	}
 }
 
