@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,6 +138,13 @@ func Serve(ctx context.Context, impl string, ln net.Listener) error {
 	}
 	if err := drainOnShutdown(srv, mux); err != nil {
 		return errors.Join(err, b.Close(context.Background()))
+	}
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		stop, err := profileCPU(fmt.Sprintf("%s.%s.%d", path, impl, os.Getpid()))
+		if err != nil {
+			return errors.Join(err, b.Close(context.Background()))
+		}
+		defer stop()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -283,4 +291,22 @@ func readUint64(name string) uint64 {
 		return 0
 	}
 	return s[0].Value.Uint64()
+}
+
+// profileCPU writes the process's CPU profile to path until stop is
+// called: BENCH_CPUPROFILE=prefix profiles every server process the tool
+// starts, one file each (prefix.IMPL.PID).
+func profileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
