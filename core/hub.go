@@ -225,8 +225,9 @@ func (h *Hub) Subscribe(s *Stream, topics ...string) error {
 }
 
 // enter makes s a subscriber to topics. Its work is kept out of Subscribe,
-// whose frame stays on the goroutine's stack for the whole subscription
-// (see [onOwnStack]).
+// whose frame stays on the goroutine's stack for the whole subscription:
+// the runtime starts new goroutines with stacks of the average size in
+// use, so every idle stream's bytes count.
 func (h *Hub) enter(s *Stream, topics []string) (*subscriber, error) {
 	sub := newSubscriber(h, s, topics)
 	if limit := h.cfg.maxTopics; limit > 0 && len(sub.distinct) > limit {

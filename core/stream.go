@@ -50,7 +50,6 @@ type Stream struct {
 	writing   bool // a write to out is in progress
 	moved     bool // unblock moved the deadline of the write in progress
 	finished  bool
-	sub       *subscriber // a hub's subscription over the stream, woken when it ends
 
 	mu        sync.Mutex
 	err       error // why the stream ended; nil while it is open
@@ -131,7 +130,7 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg *config) e
 // nil stream means the request was answered, or could not be, with err.
 // done undoes what open took once the stream has ended. Its work is kept
 // out of serve, whose frame stays on the goroutine's stack for the whole
-// stream (see [onOwnStack]).
+// stream (see [Hub.enter]).
 func open(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg *config) (s *Stream, done func(), err error) {
 	if fn == nil {
 		return nil, nil, errNilFunc
@@ -347,7 +346,7 @@ func newStream(ctx context.Context, out sink, cfg *config) *Stream {
 // run opens the stream (writeHeader, if any, commits the status line),
 // runs fn, tears the stream down and hands fn's error to cfg's reporting.
 // Its frame stays on the goroutine's stack while fn runs: the work is in
-// start and end (see [onOwnStack]).
+// start and end (see [Hub.enter]).
 func (s *Stream) run(fn StreamFunc, writeHeader func(), cfg *config) (err error) {
 	if err = s.start(writeHeader); err != nil {
 		return err
@@ -406,13 +405,10 @@ func (s *Stream) openLocked(writeHeader func()) error {
 			return err
 		}
 	}
-	err := onOwnStack(func() error {
-		if writeHeader != nil {
-			writeHeader()
-		}
-		return s.writeLocked(0, first)
-	})
-	if err != nil {
+	if writeHeader != nil {
+		writeHeader()
+	}
+	if err := s.writeLocked(0, first); err != nil {
 		return err
 	}
 	if s.beatEvery > 0 {
@@ -424,39 +420,6 @@ func (s *Stream) openLocked(writeHeader func()) error {
 		s.life = time.AfterFunc(s.lifetime+rand.N(s.lifetime/4+1), func() { s.expire(ErrMaxLifetime) })
 	}
 	return nil
-}
-
-// onOwnStack runs f on a goroutine of its own and waits for it, passing
-// on its panic. The first flush of a response writes its headers, the
-// deepest path of net/http: run on the handler's goroutine, it would grow
-// that goroutine's stack from 4 to 8 KiB for the whole life of the stream,
-// since the runtime shrinks a parked goroutine's stack only if it uses
-// less than a quarter of it. A hub's subscriber, which leaves its writes
-// to flushers too (see [subscriber.flush]), then waits on 4 KiB: at
-// 20,000 idle streams, 80 MiB less.
-func onOwnStack(f func() error) error {
-	type result struct {
-		err      error
-		panicked bool
-		value    any
-	}
-	done := make(chan result, 1)
-	go func() {
-		panicked := true
-		defer func() {
-			if panicked {
-				done <- result{panicked: true, value: recover()}
-			}
-		}()
-		err := f()
-		panicked = false
-		done <- result{err: err}
-	}()
-	r := <-done
-	if r.panicked {
-		panic(r.value)
-	}
-	return r.err
 }
 
 // finish ends the stream and waits for its heartbeat to be done, so that
@@ -680,19 +643,6 @@ func (s *Stream) unblock() {
 	if !s.finished && s.writing {
 		// An error leaves the write to its own deadline.
 		s.moved = s.out.SetWriteDeadline(time.Now()) == nil
-	}
-	if s.sub != nil {
-		s.sub.wake()
-	}
-}
-
-// watch makes the end of the stream wake sub (see [subscriber.wait]).
-func (s *Stream) watch(sub *subscriber) {
-	s.unblockMu.Lock()
-	s.sub = sub
-	s.unblockMu.Unlock()
-	if s.ctx.Err() != nil { // unblock may have run before
-		sub.wake()
 	}
 }
 

@@ -44,7 +44,7 @@ type subscriber struct {
 	hub    *Hub
 	stream *Stream
 	topics []string      // as given to Subscribe, for the hooks and the log
-	poke   chan struct{} // capacity 1: the subscription may have ended (see wait)
+	wake   chan struct{} // capacity 1: "the queue has something"
 
 	// The distinct topics, in a set when there are several: whether a
 	// message is for the subscriber costs the same whatever their number.
@@ -56,14 +56,6 @@ type subscriber struct {
 	end      *frame // the EndEvent that ends the stream after the queue; nil: none yet
 	overflow bool   // DisconnectSlow: the queue overflowed
 	dropped  int    // DropOldest, KeepLatest: frames dropped since the last drain
-
-	// The flusher: the goroutine that writes the queue (see flush).
-	ready    bool           // the replay is done: a flusher may start
-	flushing bool           // a flusher runs, or is about to
-	stopped  bool           // the subscription ends: no flusher starts any more
-	err      error          // why the flusher ended the subscription
-	flushers sync.WaitGroup // the flusher that runs, if any
-	drain    drain          // the flusher's, one at a time
 
 	// KeepLatest: the queue's place of each key's frame, and how many
 	// places hold nil, the frames replaced (see queueLatest).
@@ -87,7 +79,7 @@ type subscriber struct {
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
-	sub := &subscriber{hub: h, stream: s, topics: topics, poke: make(chan struct{}, 1)}
+	sub := &subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
 	if len(topics) == 1 {
 		sub.distinct = []string{topics[0]}
 		return sub
@@ -152,55 +144,17 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 		sub.hub.cfg.observer.slow(sub.topics)
 		return true
 	}
-	sub.startFlushLocked()
 	sub.mu.Unlock()
+	select {
+	case sub.wake <- struct{}{}:
+	default:
+	}
 	return false
-}
-
-// startFlushLocked starts a flusher unless one runs, the replay is not
-// done or the subscription ends. The caller holds sub.mu.
-func (sub *subscriber) startFlushLocked() {
-	if sub.ready && !sub.flushing && !sub.stopped && sub.err == nil {
-		sub.flushing = true
-		sub.flushers.Add(1)
-		go sub.flush()
-	}
-}
-
-// flush writes the queue until it is empty, then ends. It runs on a
-// goroutine of its own, started when the queue fills, and not on the
-// handler's: writing goes deep into net/http, and a goroutine's stack
-// that grew stays grown while the goroutine lives, when an idle stream's
-// handler needs 4 KiB (see [onOwnStack]). A failed write, a slow client
-// or the stream's EndEvent ends the subscription: flush then hands its
-// error to the handler's goroutine.
-func (sub *subscriber) flush() {
-	defer sub.flushers.Done()
-	for {
-		err := sub.drain.write(sub)
-		sub.mu.Lock()
-		if err == nil && (sub.depthLocked() > 0 || sub.end != nil) && !sub.stopped {
-			sub.mu.Unlock()
-			continue
-		}
-		sub.flushing = false
-		sub.err = err
-		sub.mu.Unlock()
-		if err != nil {
-			sub.wake()
-		}
-		return
-	}
 }
 
 func (sub *subscriber) depth() int {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	return sub.depthLocked()
-}
-
-// depthLocked is depth for a caller that holds sub.mu.
-func (sub *subscriber) depthLocked() int {
 	return len(sub.queue) - sub.holes
 }
 
@@ -241,67 +195,39 @@ func (sub *subscriber) settle() error {
 	return nil
 }
 
-// run replays what the client missed, then lets a flusher write queued
-// frames until the stream or the hub ends. Its error says why it ended;
-// an overflow under DisconnectSlow is reported as ErrSlowClient whatever
-// write it cut short.
-//
-// The handler's goroutine only waits here: the replay and the writes run
-// on goroutines of their own (see [onOwnStack] and [subscriber.flush]),
-// so that its stack stays small for as long as the stream lives.
+// run replays what the client missed, then writes queued frames until the
+// stream or the hub ends. Its error says why it ended; an overflow under
+// DisconnectSlow is reported as ErrSlowClient whatever write it cut short.
 func (sub *subscriber) run() (err error) {
 	defer func() {
 		if slow := sub.settle(); slow != nil {
 			err = slow
 		}
 	}()
-	err = onOwnStack(func() (err error) {
-		sub.drain.replayed, err = sub.replay()
+	var d drain
+	if d.replayed, err = sub.replay(); err != nil {
 		return err
-	})
-	if err == nil {
-		sub.mu.Lock()
-		sub.ready = true
-		if sub.depthLocked() > 0 || sub.end != nil {
-			sub.startFlushLocked()
-		}
-		sub.mu.Unlock()
-		err = sub.wait()
 	}
-	sub.mu.Lock()
-	sub.stopped = true
-	sub.mu.Unlock()
-	sub.flushers.Wait()
-	return err
-}
-
-// wait returns why the subscription ended: the flusher's error, the
-// hub's shutdown or the end of the stream. It waits on one channel, which
-// each of these pokes: a select over three would leave the runtime's
-// larger frame on the stack of every idle stream.
-func (sub *subscriber) wait() error {
-	sub.stream.watch(sub)
-	for range sub.poke {
-		sub.mu.Lock()
-		err := sub.err
-		sub.mu.Unlock()
-		switch {
-		case err != nil:
+	for {
+		if err := sub.wait(); err != nil {
 			return err
-		case sub.hub.closed():
-			return ErrHubClosed
-		case sub.stream.ctx.Err() != nil:
-			return sub.stream.Err()
+		}
+		if err := d.write(sub); err != nil {
+			return err
 		}
 	}
-	panic("unreachable: poke is never closed")
 }
 
-// wake makes wait look again, without blocking.
-func (sub *subscriber) wake() {
+// wait waits until the queue has something, or returns why the
+// subscription ended.
+func (sub *subscriber) wait() error {
 	select {
-	case sub.poke <- struct{}{}:
-	default:
+	case <-sub.stream.Done():
+		return sub.stream.Err()
+	case <-sub.hub.done:
+		return ErrHubClosed
+	case <-sub.wake:
+		return nil
 	}
 }
 
