@@ -11,6 +11,7 @@
 // Usage (from the bench directory):
 //
 //	go run ./cmd/load [-quick] [-impls handwritten,eventwire] [-scenarios A,B,C,D] [-out results.md]
+//	go run ./cmd/load -scenarios C -c-sizes 1000,5000,10000,20000 -charts charts
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +42,7 @@ type settings struct {
 	bRate                    float64
 	stuck                    int
 	cClients, cPublishes     int
+	cSizes                   string // C at each of these sizes instead of cClients
 	dCycles, dConc           int
 	latest                   load.LatestSpec
 	drain                    load.DrainSpec
@@ -99,6 +102,8 @@ func main() {
 	flag.IntVar(&s.stuck, "stuck", s.stuck, "stuck clients (never read) in the second run of A and B; 0 skips those runs")
 	flag.IntVar(&s.repeat, "repeat", s.repeat, "runs of each broadcast scenario and implementation (the report shows medians)")
 	flag.IntVar(&s.cClients, "c-clients", s.cClients, "C: idle streams")
+	flag.StringVar(&s.cSizes, "c-sizes", s.cSizes, "C: comma-separated `sizes` (idle streams) to run in turn instead of -c-clients, e.g. 1000,5000,10000,20000; "+
+		"with -charts, draws memory per stream and publish→last against the size; a size above the open-file limit less 200 is cut down to that")
 	flag.IntVar(&s.cPublishes, "c-publishes", s.cPublishes, "C: single publishes timed to all streams")
 	flag.IntVar(&s.dCycles, "d-cycles", s.dCycles, "D: connect/disconnect cycles")
 	flag.IntVar(&s.dConc, "d-conc", s.dConc, "D: cycles at a time")
@@ -228,7 +233,7 @@ func run(s settings, cs cluster.Settings, implList, scenarioList, out string, so
 	if err != nil {
 		return err
 	}
-	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit, Env: env, ServicePids: pids}
+	r := &load.Runner{Exe: exe, Sources: load.NewSources(sources), Log: os.Stderr, Stall: s.stall, Limit: s.limit, Env: env, ServicePids: pids, FileLimit: fdLimit()}
 	rep := &load.Report{}
 	started := time.Now()
 	loadBefore := loadavg()
@@ -275,14 +280,28 @@ func run(s settings, cs cluster.Settings, implList, scenarioList, out string, so
 		}
 	}
 	if scen["C"] {
-		for _, impl := range impls {
-			if ctx.Err() != nil {
-				break
+		sizes := []int{s.cClients}
+		if s.cSizes != "" {
+			if sizes, err = parseSizes(s.cSizes); err != nil {
+				return err
 			}
-			r.Log.Write(fmt.Appendf(nil, "%s C: %d idle streams: %s\n", time.Now().Format("15:04:05"), s.cClients, impl))
-			res := r.Idle(ctx, impl, s.cClients, s.cPublishes)
-			rep.Idle = append(rep.Idle, res)
-			fmt.Fprintf(r.Log, "  %.1f KiB/stream, publish→last %v, missing %d %s\n", res.PerConnKiB(), res.Costs, res.Missing, res.Err)
+		}
+		for _, size := range sizes {
+			for _, impl := range impls {
+				if ctx.Err() != nil {
+					break
+				}
+				r.Log.Write(fmt.Appendf(nil, "%s C: %d idle streams: %s\n", time.Now().Format("15:04:05"), size, impl))
+				res := r.Idle(ctx, impl, size, s.cPublishes)
+				rep.Idle = append(rep.Idle, res)
+				fmt.Fprintf(r.Log, "  %.1f KiB/stream, publish→last %v, missing %d %s\n", res.PerConnKiB(), res.Costs, res.Missing, res.Err)
+			}
+		}
+		if len(sizes) > 1 && cs.Charts != "" {
+			if err := load.WriteIdleCharts(cs.Charts, rep.Idle); err != nil {
+				return err
+			}
+			fmt.Fprintf(r.Log, "load: C charts in %s: %s\n", cs.Charts, strings.Join(load.IdleChartFiles, ", "))
 		}
 	}
 	if scen["D"] {
@@ -390,6 +409,22 @@ func loadavg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// parseSizes reads a comma-separated list of positive stream counts.
+func parseSizes(list string) ([]int, error) {
+	var sizes []int
+	for _, f := range splitList(list) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-c-sizes: %q is not a number of streams", f)
+		}
+		sizes = append(sizes, n)
+	}
+	if len(sizes) == 0 {
+		return nil, errors.New("-c-sizes: no sizes")
+	}
+	return sizes, nil
 }
 
 func splitList(s string) []string {

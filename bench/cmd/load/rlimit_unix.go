@@ -28,3 +28,13 @@ func raiseFDLimit() {
 		fmt.Fprintln(os.Stderr, "load: cannot raise the open-file limit:", err)
 	}
 }
+
+// fdLimit returns the open-file limit in force (after raiseFDLimit), or 0
+// if it cannot be read.
+func fdLimit() uint64 {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0
+	}
+	return l.Cur
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventwire/sse/bench/internal/chart"
 	"github.com/eventwire/sse/bench/internal/load"
 	"github.com/eventwire/sse/bench/internal/server"
 )
@@ -235,10 +236,10 @@ func TestChartSVG(t *testing.T) {
 		{Servers: 3, Streams: 9000, Err: "failed"},
 	}
 	s := idleSeries(idle, func(r IdleResult) float64 { return r.Median().Seconds() * 1000 })
-	if len(s) != 2 || s[0].name != "1 server" || !slices.Equal(s[0].x, []float64{500, 1000}) || len(s[1].x) != 1 {
+	if len(s) != 2 || s[0].Name != "1 server" || !slices.Equal(s[0].X, []float64{500, 1000}) || len(s[1].X) != 1 {
 		t.Fatalf("series = %+v; want 1 server at 500, 1000 and 3 servers at 3000", s)
 	}
-	svg := chart{title: "t <x>", series: s}.svg()
+	svg := chart.Chart{Title: "t <x>", Series: s}.SVG()
 	if !strings.HasPrefix(svg, "<svg") || strings.Count(svg, "<polyline") != 2 || !strings.Contains(svg, "t &lt;x&gt;") {
 		t.Errorf("svg lacks its lines or escapes:\n%s", svg)
 	}

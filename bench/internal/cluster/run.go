@@ -51,7 +51,7 @@ func RegisterFlags(fs *flag.FlagSet, s *Settings) {
 	fs.IntVar(&s.Failover.Size, "r4-size", s.Failover.Size, "R4: event data bytes")
 	fs.Float64Var(&s.Failover.Rate, "r4-rate", s.Failover.Rate, "R4: events per second")
 	fs.DurationVar(&s.Failover.KillAfter, "r4-kill-after", s.Failover.KillAfter, "R4: when the last server is killed, after the first event")
-	fs.StringVar(&s.Charts, "charts", s.Charts, "write R2's SVG charts into this `folder`")
+	fs.StringVar(&s.Charts, "charts", s.Charts, "write the SVG charts of R2, and of C with -c-sizes, into this `folder`")
 }
 
 // Run runs the scenarios named in scen (R1 to R4) and returns their report

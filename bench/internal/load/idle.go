@@ -10,9 +10,11 @@ import (
 // IdleResult is what an idle-streams run measured.
 type IdleResult struct {
 	Impl          string
-	Clients       int   // streams asked for
-	Readers       int   // streams connected
-	ConnectFailed int64 // clients that could not connect
+	Clients       int    // streams asked for
+	Fitted        int    // streams opened: Clients fitted to FileLimit
+	FileLimit     uint64 // the open-file limit; 0 if unknown
+	Readers       int    // streams connected
+	ConnectFailed int64  // clients that could not connect
 
 	RSSBefore, RSSAfter     int64 // server RSS in KiB, before connecting and with every stream open
 	HeapBefore, HeapAfter   uint64
@@ -44,9 +46,15 @@ func (r IdleResult) MedianCost() time.Duration {
 
 // Idle opens clients streams to impl, measures the server's memory with
 // all of them open and idle, then publishes one small event publishes
-// times, waiting each time until every stream has it.
+// times, waiting each time until every stream has it. Clients above
+// r.FileLimit less [FDMargin] are cut down to that, and it says so in
+// r.Log and the result.
 func (r *Runner) Idle(ctx context.Context, impl string, clients, publishes int) (res IdleResult) {
-	res = IdleResult{Impl: impl, Clients: clients}
+	res = IdleResult{Impl: impl, Clients: clients, Fitted: FitStreams(clients, r.FileLimit), FileLimit: r.FileLimit}
+	if note := res.fitNote(); note != "" {
+		fmt.Fprintf(r.Log, "C: %s\n", note)
+	}
+	clients = res.Fitted
 	child, ctl, err := r.server(ctx, impl)
 	if err != nil {
 		res.Err = err.Error()

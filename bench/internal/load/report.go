@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -148,18 +149,43 @@ func (rep *Report) idleTable(b *strings.Builder) {
 	b.WriteString("\n## Idle streams (C)\n\n")
 	b.WriteString("Server RSS (VmRSS, after returning free memory to the OS) before connecting and with every stream open and primed; " +
 		"KiB/stream is the difference divided by the streams. Publish → last is the time from the send timestamp of one 128 B event " +
-		"to its receipt by the last of all streams (median and worst of the publishes). ×base compares with the hand-written baseline (lower is better).\n\n")
-	b.WriteString("| Implementation | Streams | Server RSS before → after | KiB/stream | ×base | Goroutines/stream | Publish → last (median) | ×base | Worst | Missing | Notes |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
-	var base *IdleResult
-	for i := range rep.Idle {
-		if rep.Idle[i].Impl == Baseline && rep.Idle[i].Err == "" {
-			base = &rep.Idle[i]
+		"to its receipt by the last of all streams (median and worst of the publishes). ×base compares with the hand-written baseline (lower is better).\n")
+	var sizes []int
+	for _, r := range rep.Idle {
+		if !slices.Contains(sizes, r.Clients) {
+			sizes = append(sizes, r.Clients)
 		}
 	}
-	for _, r := range rep.Idle {
+	for _, size := range sizes {
+		var rows []IdleResult
+		for _, r := range rep.Idle {
+			if r.Clients == size {
+				rows = append(rows, r)
+			}
+		}
+		if len(sizes) > 1 {
+			fmt.Fprintf(b, "\n### %s streams\n", thousands(size))
+		}
+		if note := rows[0].fitNote(); note != "" {
+			fmt.Fprintf(b, "\n%s.\n", strings.ToUpper(note[:1])+note[1:])
+		}
+		idleRows(b, rows)
+	}
+}
+
+// idleRows writes the C table of one size.
+func idleRows(b *strings.Builder, rows []IdleResult) {
+	b.WriteString("\n| Implementation | Streams | Server RSS before → after | KiB/stream | ×base | Goroutines/stream | Publish → last (median) | ×base | Worst | Missing | Notes |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	var base *IdleResult
+	for i := range rows {
+		if rows[i].Impl == Baseline && rows[i].Err == "" {
+			base = &rows[i]
+		}
+	}
+	for _, r := range rows {
 		if r.Err != "" && r.RSSAfter == 0 {
-			fmt.Fprintf(b, "| %s | %d | – | | | | | | | | failed: %s |\n", r.Impl, r.Clients, mdEscape(r.Err))
+			fmt.Fprintf(b, "| %s | %d | – | | | | | | | | failed: %s |\n", r.Impl, r.Fitted, mdEscape(r.Err))
 			continue
 		}
 		memBase, costBase := "", ""
@@ -188,6 +214,18 @@ func (rep *Report) idleTable(b *strings.Builder) {
 			r.Impl, r.Readers, mib(r.RSSBefore), mib(r.RSSAfter), r.PerConnKiB(), memBase, gPer,
 			dur(r.MedianCost()), costBase, dur(worst), r.Missing, strings.Join(notes, "; "))
 	}
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func (rep *Report) churnTable(b *strings.Builder) {

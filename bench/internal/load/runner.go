@@ -27,6 +27,10 @@ type Runner struct {
 	// by server.Service's names: their CPU time is measured beside the
 	// server's in the broadcast runs of the implementations that use them.
 	ServicePids map[string]int
+	// FileLimit is the open-file limit of this process and of the
+	// servers it starts (they inherit it); 0 if unknown. Idle fits its
+	// streams under it.
+	FileLimit uint64
 }
 
 // servicePids returns the PIDs of the service impl uses, or nil.
