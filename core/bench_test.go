@@ -159,22 +159,32 @@ func BenchmarkHubPublish(b *testing.B) {
 	}
 }
 
-func benchHubPublish(b *testing.B, subscribers, publishers int) {
-	hub, err := NewHub(WithQueueSize(4096), WithSlowPolicy(DropOldest), WithHistory(HistoryLimits{Count: 1000}))
+// benchHub returns a hub made with opts and subscribers streams to its
+// topic "t" over w, each on a goroutine of its own, and the context that
+// ends them; both end with the benchmark.
+func benchHub(b *testing.B, subscribers int, w FlushWriter, opts ...HubOption) (*Hub, context.Context) {
+	hub, err := NewHub(opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer hub.Close()
 	ctx, cancel := context.WithCancel(b.Context())
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
+	b.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		hub.Close()
+	})
 	for range subscribers {
-		wg.Go(func() { StreamTo(ctx, discardFlusher{}, hub.StreamFunc("t"), WithHeartbeat(0)) })
+		wg.Go(func() { StreamTo(ctx, w, hub.StreamFunc("t"), WithHeartbeat(0)) })
 	}
 	for hub.Stats().Subscribers < subscribers {
 		time.Sleep(time.Millisecond)
 	}
+	return hub, ctx
+}
+
+func benchHubPublish(b *testing.B, subscribers, publishers int) {
+	hub, ctx := benchHub(b, subscribers, discardFlusher{}, WithQueueSize(4096), WithSlowPolicy(DropOldest), WithHistory(HistoryLimits{Count: 1000}))
 	ev := benchEvents[0].ev
 	ev.ID = ""
 	var mu sync.Mutex
@@ -264,24 +274,8 @@ func (c flushCounter) Flush() error              { c.n.Add(1); return nil }
 func BenchmarkHubDeliver(b *testing.B) {
 	for _, subscribers := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("subscribers=%d", subscribers), func(b *testing.B) {
-			hub, err := NewHub(WithQueueSize(4096))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer hub.Close()
-			ctx, cancel := context.WithCancel(b.Context())
-			var wg sync.WaitGroup
-			defer wg.Wait()
-			defer cancel()
 			var flushes atomic.Int64
-			for range subscribers {
-				wg.Go(func() {
-					StreamTo(ctx, flushCounter{&flushes}, hub.StreamFunc("t"), WithHeartbeat(0))
-				})
-			}
-			for hub.Stats().Subscribers < subscribers {
-				time.Sleep(time.Millisecond)
-			}
+			hub, ctx := benchHub(b, subscribers, flushCounter{&flushes}, WithQueueSize(4096))
 			ev := benchEvents[0].ev
 			ev.ID = ""
 			want := flushes.Load()

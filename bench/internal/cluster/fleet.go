@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eventwire/sse/bench/internal/load"
+	"github.com/eventwire/sse/bench/internal/server"
 )
 
 // A window is the range of event numbers a measurement expects:
@@ -295,7 +296,7 @@ func (r *reader) read(f *fleet, br *bufio.Reader) {
 			}
 			switch {
 			case bytes.HasPrefix(line, dataPrefix):
-				sent, seq, pending = parseData(fieldValue(line[len(dataPrefix):]))
+				sent, seq, pending = server.ParsePayload(fieldValue(line[len(dataPrefix):]))
 			case bytes.HasPrefix(line, idPrefix):
 				id = append(id[:0], bytes.TrimRight(fieldValue(line[len(idPrefix):]), "\r\n")...)
 				hasID = true
@@ -393,36 +394,4 @@ func (f *fleet) close() {
 		c.Close()
 	}
 	f.wg.Wait()
-}
-
-// parseData reads "<unix nanos> <seq> " from the start of an event's data.
-func parseData(b []byte) (sent int64, seq int, ok bool) {
-	sent, b, ok = parseInt(b)
-	if !ok {
-		return 0, 0, false
-	}
-	s, _, ok := parseInt(b)
-	return sent, int(s), ok
-}
-
-func parseInt(b []byte) (int64, []byte, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	var v int64
-	for i, c := range b {
-		switch {
-		case c >= '0' && c <= '9' && i < 19:
-			v = v*10 + int64(c-'0')
-		case c == ' ' && i > 0:
-			if neg {
-				v = -v
-			}
-			return v, b[i+1:], true
-		default:
-			return 0, nil, false
-		}
-	}
-	return 0, nil, false
 }

@@ -92,7 +92,7 @@ func (s *logServer) serve(w http.ResponseWriter, r *http.Request) {
 		batch := s.log.events[next:]
 		s.log.mu.Unlock()
 		for _, data := range batch {
-			_, seq, _ := parseData([]byte(data))
+			_, seq, _ := server.ParsePayload([]byte(data))
 			copies := 1
 			switch seq {
 			case s.skip:

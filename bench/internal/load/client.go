@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/eventwire/sse/bench/internal/server"
 )
 
 // request is the one request every client sends: what an EventSource
@@ -269,7 +271,7 @@ func (r *reader) run(f *Fleet, conn net.Conn) error {
 				}
 				pending = false
 			case bytes.HasPrefix(line, dataPrefix):
-				sent, seq, pending = parseData(line[len(dataPrefix):])
+				sent, seq, pending = server.ParsePayload(line[len(dataPrefix):])
 			}
 		}
 		lineStart = err == nil // a line longer than the buffer goes on
@@ -277,39 +279,6 @@ func (r *reader) run(f *Fleet, conn net.Conn) error {
 }
 
 var dataPrefix = []byte("data: ")
-
-// parseData reads "<unix nanos> <seq> " from the start of an event's data.
-func parseData(b []byte) (sent int64, seq int, ok bool) {
-	sent, b, ok = parseInt(b)
-	if !ok {
-		return 0, 0, false
-	}
-	s, _, ok := parseInt(b)
-	return sent, int(s), ok
-}
-
-// parseInt parses a decimal integer, maybe negative, ended by a space.
-func parseInt(b []byte) (int64, []byte, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	var v int64
-	for i, c := range b {
-		switch {
-		case c >= '0' && c <= '9' && i < 19:
-			v = v*10 + int64(c-'0')
-		case c == ' ' && i > 0:
-			if neg {
-				v = -v
-			}
-			return v, b[i+1:], true
-		default:
-			return 0, nil, false
-		}
-	}
-	return 0, nil, false
-}
 
 func (r *reader) deliver(f *Fleet, sent int64, seq int) {
 	now := time.Now().UnixNano()

@@ -488,7 +488,7 @@ func (c *drainClient) read(d *drainRun, conn net.Conn) error {
 			case hasData:
 				var sent int64
 				var ok bool
-				if sent, seq, ok = parseData(append(data, ' ')); ok {
+				if sent, seq, ok = server.ParsePayload(append(data, ' ')); ok {
 					c.deliver(d, sent, seq, string(id))
 				}
 			}

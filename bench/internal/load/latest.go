@@ -274,7 +274,7 @@ func (s *slowReader) run(r io.Reader, events int) {
 				}
 				pending = false
 			case bytes.HasPrefix(line, dataPrefix):
-				_, seq, pending = parseData(line[len(dataPrefix):])
+				_, seq, pending = server.ParsePayload(line[len(dataPrefix):])
 			}
 		}
 		lineStart = err == nil

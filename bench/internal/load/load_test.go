@@ -29,9 +29,9 @@ func TestParseData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sent, seq, ok := parseData([]byte(tt.in))
+			sent, seq, ok := server.ParsePayload([]byte(tt.in))
 			if ok != tt.ok || ok && (sent != tt.sent || seq != tt.seq) {
-				t.Errorf("parseData(%q) = %d, %d, %v; want %d, %d, %v", tt.in, sent, seq, ok, tt.sent, tt.seq, tt.ok)
+				t.Errorf("server.ParsePayload(%q) = %d, %d, %v; want %d, %d, %v", tt.in, sent, seq, ok, tt.sent, tt.seq, tt.ok)
 			}
 		})
 	}

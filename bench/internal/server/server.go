@@ -218,6 +218,40 @@ func Payload(sentNs int64, seq, size int) string {
 	return head + strings.Repeat("x", size-len(head))
 }
 
+// ParsePayload reads the send time and the sequence number from the
+// start of an event's data made by Payload.
+func ParsePayload(b []byte) (sentNs int64, seq int, ok bool) {
+	sentNs, b, ok = parseInt(b)
+	if !ok {
+		return 0, 0, false
+	}
+	s, _, ok := parseInt(b)
+	return sentNs, int(s), ok
+}
+
+// parseInt parses a decimal integer, maybe negative, ended by a space.
+func parseInt(b []byte) (int64, []byte, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var v int64
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9' && i < 19:
+			v = v*10 + int64(c-'0')
+		case c == ' ' && i > 0:
+			if neg {
+				v = -v
+			}
+			return v, b[i+1:], true
+		default:
+			return 0, nil, false
+		}
+	}
+	return 0, nil, false
+}
+
 // cappedLog writes the first few lines logged to it and counts the rest:
 // some implementations log once per closed stream (go-sse writes an error
 // response to every stream whose write failed, which net/http reports as a
