@@ -75,13 +75,13 @@ type Hub struct {
 	fan     chan fanItem  // to the fan-out goroutine
 	fanDone chan struct{} // closed when the fan-out goroutine has ended
 	taken   atomic.Uint64 // the number of the last message the fan-out took from fan
+	fanned  atomic.Uint64 // the number of the last message handed out
 
 	// Resumes while the fan-out may be behind the client (see resume.go).
 	liveMu   sync.Mutex
 	liveID   string                   // the ID of the last message numbered
 	livePos  string                   // and its position; "": none yet
 	awaiting map[string][]*subscriber // by the Last-Event-ID they wait for
-	fanned   atomic.Uint64            // the number of the last message handed out
 
 	// Publishers on the in-memory log wait for room in fan without
 	// holding the log's lock (see Hub.room).
@@ -216,39 +216,22 @@ func (h *Hub) Subscribe(s *Stream, topics ...string) error {
 	if len(topics) == 0 {
 		return ErrNoTopic
 	}
-	sub, err := h.enter(s, topics)
-	if err != nil {
-		return err
-	}
-	sub.leave(sub.run())
-	return nil
-}
-
-// enter makes s a subscriber to topics. Its work is kept out of Subscribe,
-// whose frame stays on the goroutine's stack for the whole subscription:
-// the runtime starts new goroutines with stacks of the average size in
-// use, so every idle stream's bytes count.
-func (h *Hub) enter(s *Stream, topics []string) (*subscriber, error) {
 	sub := newSubscriber(h, s, topics)
 	if limit := h.cfg.maxTopics; limit > 0 && len(sub.distinct) > limit {
-		return nil, fmt.Errorf("%w: %d, at most %d", ErrTooManyTopics, len(sub.distinct), limit)
+		return fmt.Errorf("%w: %d, at most %d", ErrTooManyTopics, len(sub.distinct), limit)
 	}
 	if !h.add(sub) {
-		return nil, ErrHubClosed
+		return ErrHubClosed
 	}
-	h.cfg.hooks.connect(s, topics)
-	return sub, nil
-}
-
-// leave takes the subscriber, whose run ended with err, out of the hub.
-func (sub *subscriber) leave(err error) {
-	h, s := sub.hub, sub.stream
 	defer h.remove(sub)
+	h.cfg.hooks.connect(s, topics)
+	err := sub.run()
 	if s.timedOut.Load() {
 		h.timedOut.Add(1)
 	}
-	h.cfg.hooks.disconnect(s, sub.topics, err)
-	h.cfg.log(slog.LevelDebug, "sse: subscriber left", "topics", sub.topics, "err", err)
+	h.cfg.hooks.disconnect(s, topics, err)
+	h.cfg.log(slog.LevelDebug, "sse: subscriber left", "topics", topics, "err", err)
+	return nil
 }
 
 // StreamFunc returns a [StreamFunc] that subscribes its stream to topics: the

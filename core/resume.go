@@ -27,12 +27,12 @@ func (h *Hub) numberLive(f *frame, msg Message) uint64 {
 		f.seq = seq
 	}
 	if msg.Gap {
-		for id, subs := range h.awaiting {
+		for _, subs := range h.awaiting {
 			for _, sub := range subs {
 				sub.reach(seq)
 			}
-			delete(h.awaiting, id)
 		}
+		clear(h.awaiting)
 		return seq
 	}
 	h.liveID, h.livePos = msg.ID, msg.position()

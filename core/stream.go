@@ -113,35 +113,19 @@ var errNilFunc = errors.New("sse: nil StreamFunc")
 // caller. If w cannot take the write deadline, the stream runs without
 // one and Serve reports [ErrNoWriteDeadline] as the stream opens.
 func Serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, opts ...Option) error {
-	cfg := newConfig(opts)
-	return serve(w, r, fn, &cfg)
+	return serve(w, r, fn, newConfig(opts))
 }
 
-func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg *config) error {
-	s, done, err := open(w, r, fn, cfg)
-	if s == nil {
-		return err
-	}
-	defer done()
-	return s.run(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
-}
-
-// open checks what serve needs, sets the headers and makes the stream; a
-// nil stream means the request was answered, or could not be, with err.
-// done undoes what open took once the stream has ended. Its work is kept
-// out of serve, whose frame stays on the goroutine's stack for the whole
-// stream (see [Hub.enter]).
-func open(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg *config) (s *Stream, done func(), err error) {
+func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) error {
 	if fn == nil {
-		return nil, nil, errNilFunc
+		return errNilFunc
 	}
 	if !canFlush(w) {
-		return nil, nil, fmt.Errorf("%w: %T", ErrNotFlushable, w)
+		return fmt.Errorf("%w: %T", ErrNotFlushable, w)
 	}
 	rc := http.NewResponseController(w)
-	timeout := cfg.writeTimeout
-	if timeout > 0 && !cfg.checkDeadline(w, rc, r) {
-		timeout = 0
+	if cfg.writeTimeout > 0 && !cfg.checkDeadline(w, rc, r) {
+		cfg.writeTimeout = 0
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -152,36 +136,30 @@ func open(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg *config) (s
 		// The headers say what a GET would get; there is no body to
 		// stream, and fn, which may subscribe to a hub, never runs.
 		w.WriteHeader(http.StatusOK)
-		return nil, nil, nil
+		return nil
 	}
-	release := func() {}
 	if cfg.limit != nil {
-		var ok bool
-		if release, ok = cfg.limit.acquire(r); !ok {
-			return nil, nil, cfg.limit.refuse(w, r)
+		release, ok := cfg.limit.acquire(r)
+		if !ok {
+			return cfg.limit.refuse(w, r)
 		}
+		defer release()
 	}
-	done = release
 	if r.ProtoMajor == 1 && r.Body != nil && r.Body != http.NoBody {
 		switch duplex, err := readWhileStreaming(h, rc); {
 		case err != nil:
-			release()
-			return nil, nil, err
+			return err
 		case duplex:
-			done = func() {
-				endBody(r, rc)
-				release()
-			}
+			defer endBody(r, rc)
 		}
 	}
-	s = newStream(r.Context(), httpSink{w, rc}, cfg)
-	s.timeout = timeout
+	s := newStream(r.Context(), httpSink{w, rc}, cfg)
 	s.req = r
 	s.lastID = lastEventID(r)
 	if sig, ok := r.Context().Value(shutdownKey{}).(*shutdownSignal); ok {
 		s.unwatch = append(s.unwatch, context.AfterFunc(sig.end, func() { s.leave(sig.window) }))
 	}
-	return s, done, nil
+	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
 }
 
 // readWhileStreaming lets fn read the body of an HTTP/1.x request though
@@ -295,7 +273,7 @@ func StreamTo(ctx context.Context, w FlushWriter, fn StreamFunc, opts ...Option)
 		return errNilFunc
 	}
 	cfg := newConfig(opts)
-	return newStream(ctx, plainSink{w}, &cfg).run(fn, nil, &cfg)
+	return newStream(ctx, plainSink{w}, cfg).runReported(fn, nil, cfg)
 }
 
 // Handler returns an http.Handler that serves every request with [Serve].
@@ -315,19 +293,26 @@ type handler struct {
 var _ http.Handler = (*handler)(nil)
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := serve(w, r, h.fn, &h.cfg); err != nil {
-		answerFailed(w, err)
-	}
-}
-
-// answerFailed answers a request whose stream could not start with 500.
-func answerFailed(w http.ResponseWriter, err error) {
+	err := serve(w, r, h.fn, h.cfg)
 	if errors.Is(err, ErrNotFlushable) || errors.Is(err, errNilFunc) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
 }
 
-func newStream(ctx context.Context, out sink, cfg *config) *Stream {
+// runReported is run with fn's error, if fn ran, handed to cfg's reporting.
+func (s *Stream) runReported(fn StreamFunc, writeHeader func(), cfg config) error {
+	ran := false
+	err := s.run(func(s *Stream) error {
+		ran = true
+		return fn(s)
+	}, writeHeader)
+	if ran && err != nil {
+		cfg.report(s.req, err)
+	}
+	return err
+}
+
+func newStream(ctx context.Context, out sink, cfg config) *Stream {
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &Stream{
 		ctx:       ctx,
@@ -344,49 +329,31 @@ func newStream(ctx context.Context, out sink, cfg *config) *Stream {
 }
 
 // run opens the stream (writeHeader, if any, commits the status line),
-// runs fn, tears the stream down and hands fn's error to cfg's reporting.
-// Its frame stays on the goroutine's stack while fn runs: the work is in
-// start and end (see [Hub.enter]).
-func (s *Stream) run(fn StreamFunc, writeHeader func(), cfg *config) (err error) {
-	if err = s.start(writeHeader); err != nil {
-		return err
-	}
-	returned := false
-	defer s.end(&err, &returned, cfg)
-	err = fn(s)
-	returned = true
-	return err
-}
-
-// start opens the stream, or ends it if it cannot.
-func (s *Stream) start(writeHeader func()) error {
+// runs fn and tears the stream down.
+func (s *Stream) run(fn StreamFunc, writeHeader func()) error {
+	var opened bool
+	var cause error // why it ended, for the Observer
+	defer func() {
+		s.finish()
+		if opened {
+			s.obs.streamEnd(cause)
+		}
+	}()
 	s.mu.Lock()
 	err := s.openLocked(writeHeader)
 	s.mu.Unlock()
 	if err != nil {
-		s.finish()
 		return err
 	}
 	if s.obs != nil {
+		opened = true
 		s.obs.streamOpen()
 	}
-	return nil
-}
-
-// end tears down the stream whose function ended with *err, or panicked
-// if it has not returned, telling the Observer why, and reports *err.
-func (s *Stream) end(err *error, returned *bool, cfg *config) {
-	var cause error // why it ended, for the Observer
-	if *returned && s.obs != nil {
-		cause = s.endCause(*err)
+	err = fn(s)
+	if opened {
+		cause = s.endCause(err)
 	}
-	s.finish()
-	if s.obs != nil {
-		s.obs.streamEnd(cause)
-	}
-	if *returned && *err != nil {
-		cfg.report(s.req, *err)
-	}
+	return err
 }
 
 func (s *Stream) openLocked(writeHeader func()) error {
@@ -398,15 +365,15 @@ func (s *Stream) openLocked(writeHeader func()) error {
 			return s.failLocked(err)
 		}
 	}
+	if writeHeader != nil {
+		writeHeader()
+	}
 	var first []byte
 	if s.retry >= time.Millisecond {
 		var err error
 		if first, err = s.enc.append(s.buf[:0], &Event{Retry: s.retry}); err != nil {
 			return err
 		}
-	}
-	if writeHeader != nil {
-		writeHeader()
 	}
 	if err := s.writeLocked(0, first); err != nil {
 		return err

@@ -139,12 +139,13 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 		clear(sub.queue)
 		sub.queue = nil
 		sub.hub.slowClosed.Add(1)
-		sub.mu.Unlock()
+	}
+	sub.mu.Unlock()
+	if overflowed {
 		sub.stream.abort(ErrSlowClient)
 		sub.hub.cfg.observer.slow(sub.topics)
 		return true
 	}
-	sub.mu.Unlock()
 	select {
 	case sub.wake <- struct{}{}:
 	default:
@@ -204,75 +205,55 @@ func (sub *subscriber) run() (err error) {
 			err = slow
 		}
 	}()
-	var d drain
-	if d.replayed, err = sub.replay(); err != nil {
+	replayed, err := sub.replay()
+	if err != nil {
 		return err
 	}
+	var batch []*frame
+	var bufs [][]byte
 	for {
-		if err := sub.wait(); err != nil {
+		select {
+		case <-sub.stream.Done():
+			return sub.stream.Err()
+		case <-sub.hub.done:
+			return ErrHubClosed
+		case <-sub.wake:
+		}
+		if err := sub.settle(); err != nil {
 			return err
 		}
-		if err := d.write(sub); err != nil {
-			return err
-		}
-	}
-}
-
-// wait waits until the queue has something, or returns why the
-// subscription ended.
-func (sub *subscriber) wait() error {
-	select {
-	case <-sub.stream.Done():
-		return sub.stream.Err()
-	case <-sub.hub.done:
-		return ErrHubClosed
-	case <-sub.wake:
-		return nil
-	}
-}
-
-// drain is what a subscriber keeps between writes of its queue.
-type drain struct {
-	batch    []*frame
-	bufs     [][]byte
-	replayed map[string]struct{} // the replay's positions, until the queue is past them
-}
-
-// write writes what sub's queue holds, and returns ErrEnded after an
-// EndEvent.
-func (d *drain) write(sub *subscriber) error {
-	if err := sub.settle(); err != nil {
-		return err
-	}
-	var end *frame
-	d.batch, end = sub.take(d.batch)
-	d.bufs = d.bufs[:0]
-	for _, f := range d.batch {
-		if sub.before(f) { // the client had it before it resumed
-			continue
-		}
-		if d.replayed != nil { // drop what the replay already sent
-			if _, dup := d.replayed[f.pos]; dup {
+		var end *frame
+		batch, end = sub.take(batch)
+		bufs = bufs[:0]
+		for _, f := range batch {
+			if sub.before(f) { // the client had it before it resumed
 				continue
 			}
-			// Queued events come in log order: once one was not
-			// replayed, none of the later ones was.
-			d.replayed = nil
+			if replayed != nil { // drop what the replay already sent
+				if _, dup := replayed[f.pos]; dup {
+					continue
+				}
+				// Queued events come in log order: once one was not
+				// replayed, none of the later ones was.
+				replayed = nil
+			}
+			bufs = append(bufs, f.bytes)
 		}
-		d.bufs = append(d.bufs, f.bytes)
+		if end != nil { // never one the replay sent: the stream ended there
+			bufs = append(bufs, end.bytes)
+		}
+		err := sub.stream.writeFrames(bufs)
+		// Let go of the written frames: they may be large, and the
+		// history, not this subscriber, decides how long they live.
+		clear(batch)
+		clear(bufs)
+		if err != nil {
+			return err
+		}
+		if end != nil {
+			return ErrEnded
+		}
 	}
-	if end != nil { // never one the replay sent: the stream ended there
-		d.bufs = append(d.bufs, end.bytes)
-	}
-	err := sub.stream.writeFrames(d.bufs)
-	// Let go of the written frames: they may be large, and the
-	// history, not this subscriber, decides how long they live.
-	clear(d.batch)
-	clear(d.bufs)
-	if err == nil && end != nil {
-		err = ErrEnded
-	}
-	return err
 }
 
 // replayBatch is how many replayed frames are written with one flush.
