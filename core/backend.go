@@ -94,6 +94,22 @@ type Backend interface {
 	Close() error
 }
 
+// A BatchBackend is a [Backend] that appends several messages in one
+// step: a log across the network pays its round trip once for the batch
+// instead of once per message. [Hub.PublishBatch] hands it whole batches.
+type BatchBackend interface {
+	Backend
+
+	// PublishBatch appends msgs in log order, each as Publish would (a
+	// chosen ID kept, the others given one), and returns how many of
+	// them, a prefix, it appended. With an error, what happened to
+	// msgs[n] is what the error says, as for Publish, and the messages
+	// after it were not appended. Every hub on the log receives them
+	// through Listen, in order. PublishBatch checks every message with
+	// [Message.Validate] before it appends any.
+	PublishBatch(ctx context.Context, msgs []Message) (int, error)
+}
+
 // ErrUnknownID reports a Last-Event-ID that the hub's history does not
 // hold: it never existed or has aged out. The client is sent a
 // [ResetEvent] instead of a replay.

@@ -32,6 +32,18 @@ func TestInvalidIDs(t *testing.T) {
 	backendtest.InvalidIDs(t, hub, nil)
 }
 
+// A batch reaches subscribers and replays as on every backend (see
+// redis.TestPublishBatch, where it takes one round trip per 256 events).
+func TestPublishBatch(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := sse.NewHub(sse.WithQueueSize(1024)) // the batch comes at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	backendtest.Batch(t, hub)
+}
+
 // Hub.End ends the streams of a topic, as on every backend (see
 // redis.TestEnd, where it ends them on another server).
 func TestEnd(t *testing.T) {

@@ -103,6 +103,58 @@ func ExampleHub_StreamFunc() {
 	// id 3: 2-1
 }
 
+// A worker with many events in hand publishes them in one call: a shared
+// backend such as the Redis one appends the batch in one round trip
+// instead of one per event. An invalid event refuses the whole batch
+// before anything is published.
+func ExampleHub_PublishBatch() {
+	hub, err := sse.NewHub()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer hub.Close()
+	srv := httptest.NewServer(sse.Handler(hub.StreamFunc("orders")))
+	defer srv.Close()
+
+	ctx := context.Background()
+	n, err := hub.PublishBatch(ctx, []sse.Event{
+		{ID: "o-1", Data: "paid"},
+		{ID: "o-2\n", Data: "shipped"},
+	}, "orders")
+	fmt.Println(n, err)
+	n, err = hub.PublishBatch(ctx, []sse.Event{
+		{ID: "o-1", Data: "paid"},
+		{ID: "o-2", Data: "shipped"},
+		{ID: "o-3", Data: "delivered"},
+	}, "orders")
+	fmt.Println(n, err)
+
+	// A client that saw o-1 catches up on the rest of the batch.
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Last-Event-ID", "o-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	dec := sse.NewDecoder(resp.Body)
+	for range 2 {
+		ev, err := dec.Next()
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("id %s: %s\n", ev.ID, ev.Data)
+	}
+	// Output:
+	// 0 sse: invalid event id: "o-2\n" (event 1 of the batch)
+	// 3 <nil>
+	// id o-2: shipped
+	// id o-3: delivered
+}
+
 // A dashboard's hub keeps the latest value of each metric (each an event
 // type) and hands them to a client as it connects, so a new tab shows
 // them at once instead of waiting for the next update; a client that

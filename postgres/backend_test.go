@@ -30,6 +30,15 @@ func TestInvalidIDs(t *testing.T) {
 	backendtest.InvalidIDs(t, in.hub, in.b)
 }
 
+// A batch reaches subscribers and replays as on every backend; the
+// PostgreSQL backend takes it one event at a time.
+func TestPublishBatch(t *testing.T) {
+	leaktest.Check(t)
+	pg := sharedPostgres(t)
+	in := newInstance(t, pg.url(), newTable(t))
+	backendtest.Batch(t, in.hub)
+}
+
 // Another program publishes with a plain INSERT: the trigger orders and
 // announces its events, which reach the hub with their position as ID,
 // or the ID it chose.

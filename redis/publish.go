@@ -22,21 +22,24 @@ import (
 // searches for its token.
 const retryScan = 10000
 
-// publishScript adds an entry to the stream unless a retry finds that an
-// earlier attempt already did, trims the stream, and keeps the index of
-// the IDs chosen by publishers.
+// publishScript adds a batch of entries to the stream unless a retry
+// finds that an earlier attempt already did, trims the stream, and keeps
+// the index of the IDs chosen by publishers. A script runs whole before
+// Redis runs another command, so the batch is in the stream entire or
+// not at all, with no other entry between its entries.
 //
 // KEYS[1] is the stream, KEYS[2] the index (a hash from each chosen ID to
 // the newest entry that carries it) and KEYS[3] the index's order (a list
 // of "entry-ID chosen-ID", oldest first), by which the IDs of trimmed
-// entries leave the index, a few per publish. ARGV[1] is "0" when the
+// entries leave the index, a few per entry added. ARGV[1] is "0" when the
 // command is sent for the first time and anything else when it may have
-// been sent before; then the script looks for the token ARGV[8] among the
-// entries after ARGV[2] (at most ARGV[3] of them, newest first, 100 at a
-// time) and returns the ID of the entry that holds it. ARGV[4] is MAXLEN
-// and ARGV[5] the maximum age in milliseconds (0: no bound); ARGV[6] is
-// the ID the publisher chose, or empty; ARGV[7:] are the entry's
-// field-value pairs, the token first.
+// been sent before; then the script looks for the batch's token ARGV[6]
+// among the entries after ARGV[2] (at most ARGV[3] of them, newest first,
+// 100 at a time) and returns the ID of an entry that holds it. ARGV[4] is
+// MAXLEN and ARGV[5] the maximum age in milliseconds (0: no bound). The
+// entries follow from ARGV[7] on, each as the ID the publisher chose (or
+// empty), the number of its field-value arguments, and those, the token
+// first. The script returns the ID of the last entry added.
 var publishScript = redis.NewScript(`
 local function before(a, b)
 	local am, as = string.match(a, '^(%d+)-(%d+)$')
@@ -50,7 +53,7 @@ if ARGV[1] ~= '0' then
 		local page = redis.call('XREVRANGE', KEYS[1], high, '(' .. ARGV[2], 'COUNT', math.min(budget, 100))
 		for _, e in ipairs(page) do
 			local f = e[2]
-			if f[1] == 'k' and f[2] == ARGV[8] then
+			if f[1] == 'k' and f[2] == ARGV[6] then
 				return e[1]
 			end
 		end
@@ -62,10 +65,21 @@ if ARGV[1] ~= '0' then
 	end
 end
 local id
-if ARGV[4] ~= '0' then
-	id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 7))
-else
-	id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 7))
+local added = 0
+local i = 7
+while i <= #ARGV do
+	local n = tonumber(ARGV[i + 1])
+	if ARGV[4] ~= '0' then
+		id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, i + 2, i + 1 + n))
+	else
+		id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 2, i + 1 + n))
+	end
+	if ARGV[i] ~= '' then
+		redis.call('HSET', KEYS[2], ARGV[i], id)
+		redis.call('RPUSH', KEYS[3], id .. ' ' .. ARGV[i])
+	end
+	added = added + 1
+	i = i + 2 + n
 end
 if ARGV[5] ~= '0' then
 	local cutoff = tonumber(string.match(id, '^%d+')) - tonumber(ARGV[5])
@@ -73,12 +87,8 @@ if ARGV[5] ~= '0' then
 		redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', cutoff))
 	end
 end
-if ARGV[6] ~= '' then
-	redis.call('HSET', KEYS[2], ARGV[6], id)
-	redis.call('RPUSH', KEYS[3], id .. ' ' .. ARGV[6])
-end
 local first -- the stream's oldest entry, read once the index has an entry
-for _ = 1, 4 do
+for _ = 1, 4 * added do
 	local head = redis.call('LINDEX', KEYS[3], 0)
 	if not head then
 		break
@@ -179,6 +189,39 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 	if err := msg.Validate(); err != nil {
 		return fmt.Errorf("sseredis: publish: %w", err)
 	}
+	return b.publish(ctx, []sse.Message{msg})
+}
+
+// maxBatch bounds the entries that one run of the publish script adds.
+const maxBatch = 256
+
+// PublishBatch appends msgs to the stream in order, as Publish appends
+// one, in one round trip per 256 messages: each part of up to 256 is
+// added by one run of a script, with no other entry between its
+// messages, and is retried as Publish retries one event (a retry never
+// adds a part twice; publishing the same messages again within
+// [PendingTTL] reuses their token). It returns how many messages were published, a multiple of 256
+// unless all were; with an error, the part that starts at msgs[n] was not
+// published, or may have been if the error wraps [ErrPublishUnknown], and
+// the parts after it were not. Every message is checked with
+// [sse.Message.Validate] before any is sent.
+func (b *Backend) PublishBatch(ctx context.Context, msgs []sse.Message) (int, error) {
+	for i := range msgs {
+		if err := msgs[i].Validate(); err != nil {
+			return 0, fmt.Errorf("sseredis: publish: message %d of the batch: %w", i, err)
+		}
+	}
+	for n := 0; n < len(msgs); n += maxBatch {
+		if err := b.publish(ctx, msgs[n:min(n+maxBatch, len(msgs))]); err != nil {
+			return n, err
+		}
+	}
+	return len(msgs), nil
+}
+
+// publish adds msgs, valid and at most maxBatch, in one run of the
+// publish script, with the retries and reports of Publish.
+func (b *Backend) publish(ctx context.Context, msgs []sse.Message) error {
 	if b.ctx.Err() != nil {
 		return sse.ErrHubClosed
 	}
@@ -187,7 +230,7 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 	stop := context.AfterFunc(b.ctx, func() { cancel(sse.ErrHubClosed) })
 	defer stop()
 
-	key := contentKey(msg)
+	key := contentKey(msgs)
 	earlier := b.pendingFor(key)
 	sc := &sendCount{}
 	token, after := rand.Text(), *b.seen.Load()
@@ -199,8 +242,11 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 		}
 		token, after, sc.repeat = earlier.token, earlier.after, true
 	}
-	args := []any{sc, after, retryScan, b.cfg.maxLen, b.cfg.maxAge.Milliseconds(), msg.ID}
-	args = append(args, entryFields(token, msg)...)
+	args := []any{sc, after, retryScan, b.cfg.maxLen, b.cfg.maxAge.Milliseconds(), token}
+	for _, msg := range msgs {
+		fields := entryFields(token, msg)
+		args = append(append(args, msg.ID, len(fields)), fields...)
+	}
 
 	b.mu.Lock()
 	if b.closed {
@@ -269,12 +315,17 @@ func (b *Backend) attempts(ctx context.Context, args []any) error {
 	}
 }
 
-// contentKey identifies the event of msg, as the entry would hold it.
-func contentKey(msg sse.Message) [sha256.Size]byte {
+// contentKey identifies the events of msgs, as the entries would hold
+// them.
+func contentKey(msgs []sse.Message) [sha256.Size]byte {
 	h := sha256.New()
-	for _, f := range append([]any{msg.ID}, entryFields("", msg)...) {
-		s := fmt.Sprint(f)
-		fmt.Fprintf(h, "%d:%s", len(s), s)
+	for _, msg := range msgs {
+		fields := entryFields("", msg)
+		fmt.Fprintf(h, "%d:", len(fields))
+		for _, f := range append([]any{msg.ID}, fields...) {
+			s := fmt.Sprint(f)
+			fmt.Fprintf(h, "%d:%s", len(s), s)
+		}
 	}
 	var k [sha256.Size]byte
 	h.Sum(k[:0])

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -99,6 +100,102 @@ func TestInvalidIDs(t *testing.T) {
 	backendtest.InvalidIDs(t, in.hub, in.backend)
 }
 
+// A batch is published in parts of 256, each in one run of the script,
+// and reaches subscribers and replays as on every backend (see
+// sse.TestPublishBatch).
+func TestPublishBatch(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	backendtest.Batch(t, newInstance(t, rs.url()).hub)
+}
+
+// scriptRuns counts the runs of scripts that Redis answered without an
+// error.
+type scriptRuns struct{ n *atomic.Int32 }
+
+func (h scriptRuns) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h scriptRuns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if name := cmd.Name(); err == nil && (name == "evalsha" || name == "eval") {
+			h.n.Add(1)
+		}
+		return err
+	}
+}
+
+func (h scriptRuns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A batch of 600 events takes three runs of the script, not one per
+// event, and lands in the stream in order: each part of 256 with no other
+// entry between its events, even while another publisher adds events.
+func TestPublishBatchRunsOncePerPart(t *testing.T) {
+	leaktest.Check(t)
+	rs := startRedis(t, persistent...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := Open(ctx, rs.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	other, err := Open(ctx, rs.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var runs atomic.Int32
+	b.client.AddHook(scriptRuns{&runs})
+
+	msgs := make([]sse.Message, 600)
+	for i := range msgs {
+		msgs[i] = sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: strconv.Itoa(i)}}
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := range 50 {
+			if err := other.Publish(ctx, sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: "other " + strconv.Itoa(i)}}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	if n, err := b.PublishBatch(ctx, msgs); n != len(msgs) || err != nil {
+		t.Fatalf("PublishBatch = %d, %v; want %d, nil", n, err, len(msgs))
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the other publisher: %v", err)
+	}
+	if got := runs.Load(); got != 3 {
+		t.Errorf("the batch of 600 took %d runs of the script, want 3", got)
+	}
+	entries, err := directClient(t, rs.addr()).XRange(ctx, DefaultKey, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []int // the place of each of the batch's events in the stream
+	for place, e := range entries {
+		if d, _ := e.Values[fieldData].(string); !strings.HasPrefix(d, "other") {
+			if d != strconv.Itoa(len(batch)) {
+				t.Fatalf("entry %d holds %q, want the batch's event %d", place, d, len(batch))
+			}
+			batch = append(batch, place)
+		}
+	}
+	if len(batch) != len(msgs) {
+		t.Fatalf("the stream holds %d of the batch's %d events", len(batch), len(msgs))
+	}
+	for i := 1; i < len(batch); i++ {
+		if i%maxBatch != 0 && batch[i] != batch[i-1]+1 {
+			t.Errorf("another entry came between the batch's events %d and %d, within one part", i-1, i)
+		}
+	}
+}
+
 // The index of chosen IDs follows the stream's trimming: it holds the IDs
 // of the entries the stream holds, and a client resuming from a trimmed
 // one gets a reset.
@@ -166,8 +263,8 @@ func TestPublishScriptFindsEarlierAttempt(t *testing.T) {
 		if resent {
 			send.n.Store(1)
 		}
-		args := []any{send, after, retryScan, 0, 0, ""}
-		args = append(args, entryFields(token, sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: token}})...)
+		fields := entryFields(token, sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: token}})
+		args := append([]any{send, after, retryScan, 0, 0, token, "", len(fields)}, fields...)
 		keys := []string{DefaultKey, "{" + DefaultKey + "}:ids", "{" + DefaultKey + "}:ids:order"}
 		id, err := publishScript.Run(ctx, direct, keys, args...).Text()
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,6 +151,65 @@ func InvalidIDs(t *testing.T, hub *sse.Hub, backend sse.Backend) {
 	publish(t, hub, sse.Event{ID: "after", Data: "valid"})
 	if ev := live.Next(t); ev.ID != "after" || ev.Data != "valid" {
 		t.Errorf("live client: next event %+v, want the valid one published after the refused ones", ev)
+	}
+}
+
+// Batch publishes through hub.PublishBatch and checks what every backend
+// must do with a batch: an empty batch publishes nothing; a batch with an
+// invalid event is refused whole, with an error naming the event; a valid
+// batch (300 events, some with IDs chosen by the publisher, more than the
+// Redis backend puts in one round trip) reaches a live subscriber once
+// each, in order, and a client resuming from within it receives exactly
+// the rest. The hub's subscriber queues must hold the 300 events.
+func Batch(t *testing.T, hub *sse.Hub) {
+	t.Helper()
+	srv := httptest.NewServer(sse.Handler(hub.StreamFunc(topic), sse.WithHeartbeat(0)))
+	t.Cleanup(srv.Close)
+	live := Connect(t, srv.Client(), srv.URL, "live stream", "")
+	WaitSubscribers(t, hub, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	if n, err := hub.PublishBatch(ctx, nil, topic); n != 0 || err != nil {
+		t.Errorf("PublishBatch of no events: %d, %v; want 0, nil", n, err)
+	}
+	refused := []sse.Event{{Data: "refused 0"}, {Data: "refused 1"}, {ID: "bad\nid", Data: "refused 2"}}
+	if n, err := hub.PublishBatch(ctx, refused, topic); n != 0 || !errors.Is(err, sse.ErrInvalidID) || !strings.Contains(err.Error(), "event 2") {
+		t.Errorf("PublishBatch with an invalid third event: %d, %v; want 0 and ErrInvalidID naming event 2", n, err)
+	}
+
+	events := make([]sse.Event, 300)
+	for i := range events {
+		events[i].Data = strconv.Itoa(i)
+		if i%50 == 7 {
+			events[i].ID = "chosen-" + strconv.Itoa(i)
+		}
+	}
+	if n, err := hub.PublishBatch(ctx, events, topic); n != len(events) || err != nil {
+		t.Fatalf("PublishBatch of %d events: %d, %v", len(events), n, err)
+	}
+	got := live.Take(t, len(events))
+	for i, ev := range got {
+		if ev.Data != events[i].Data {
+			t.Fatalf("live event %d: data %q, want %q (nothing of the refused batch, the batch in order)%s", i, ev.Data, events[i].Data, Describe(got))
+		}
+		if want := events[i].ID; want != "" && ev.ID != want {
+			t.Errorf("live event %d: ID %q, want the chosen %q", i, ev.ID, want)
+		}
+	}
+	for _, from := range []int{0, 57, 255, 256, 298} {
+		c := Connect(t, srv.Client(), srv.URL, fmt.Sprintf("stream resuming from event %d", from), got[from].ID)
+		replay := c.Take(t, len(events)-1-from)
+		for i, ev := range replay {
+			if want := events[from+1+i].Data; ev.Data != want {
+				t.Fatalf("resume from event %d: replayed event %d has data %q, want %q", from, i, ev.Data, want)
+			}
+		}
+		c.Close()
+	}
+	publish(t, hub, sse.Event{Data: "after"})
+	if ev := live.Next(t); ev.Data != "after" {
+		t.Errorf("live client: next event %+v, want the one published after the batch (nothing twice)", ev)
 	}
 }
 
