@@ -62,10 +62,52 @@ func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
 	if err := msg.Validate(); err != nil {
 		return fmt.Errorf("ssepg: publish: %w", err)
 	}
-	query, args, err := b.insert(msg)
+	args, err := rowArgs(&msg)
 	if err != nil {
 		return fmt.Errorf("ssepg: publish: %w", err)
 	}
+	return b.exec(ctx, b.insert(1), args)
+}
+
+// maxBatch bounds the rows of one INSERT of PublishBatch, within
+// PostgreSQL's 65,535 parameters of a statement.
+const maxBatch = 1000
+
+// PublishBatch appends msgs to the table in order, as Publish appends
+// one, with one INSERT (one transaction, one round trip) per 1,000
+// messages: each part commits whole or not at all, and its events take
+// consecutive positions in the batch's order, since the positions are
+// given at commit under a lock that committing publishers take one after
+// another. It returns how many messages were published, a multiple of
+// 1,000 unless all were; with an error, the part that starts at msgs[n]
+// was not published, or may have been if the error wraps
+// [ErrPublishUnknown], and the parts after it were not. Every message is
+// checked, as Publish checks one, before any is sent.
+func (b *Backend) PublishBatch(ctx context.Context, msgs []sse.Message) (int, error) {
+	args := make([]any, 0, 6*len(msgs))
+	for i := range msgs {
+		err := msgs[i].Validate()
+		if err == nil {
+			var row []any
+			row, err = rowArgs(&msgs[i])
+			args = append(args, row...)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("ssepg: publish: message %d of the batch: %w", i, err)
+		}
+	}
+	for n := 0; n < len(msgs); n += maxBatch {
+		rows := min(maxBatch, len(msgs)-n)
+		if err := b.exec(ctx, b.insert(rows), args[6*n:6*(n+rows)]); err != nil {
+			return n, err
+		}
+	}
+	return len(msgs), nil
+}
+
+// exec runs the statement of Publish or PublishBatch in a transaction of
+// its own, with their retries and errors.
+func (b *Backend) exec(ctx context.Context, query string, args []any) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -175,29 +217,43 @@ func (b *Backend) prepare(ev sse.Event, topics []string) (string, []any, error) 
 	if err := msg.Validate(); err != nil {
 		return "", nil, fmt.Errorf("ssepg: publish: %w", err)
 	}
-	query, args, err := b.insert(msg)
+	args, err := rowArgs(&msg)
 	if err != nil {
 		return "", nil, fmt.Errorf("ssepg: publish: %w", err)
 	}
-	return query, args, nil
+	return b.insert(1), args, nil
 }
 
-// insert returns the statement that adds msg (validated) to the table,
-// or an error if PostgreSQL text cannot hold it. The topics go as one
-// array literal, so that every argument is a plain value any driver
-// takes.
-func (b *Backend) insert(msg sse.Message) (string, []any, error) {
+// insert returns the statement that adds rows rows to the table, in
+// order, with the arguments of rowArgs for each row one after the other.
+func (b *Backend) insert(rows int) string {
+	var query strings.Builder
+	query.WriteString("INSERT INTO " + b.t.quoted + " (topics, chosen_id, type, data, comment, retry_ms) VALUES ")
+	for i := range rows {
+		if i > 0 {
+			query.WriteString(", ")
+		}
+		p := 6 * i
+		fmt.Fprintf(&query, "($%d::text::text[], $%d::text, $%d::text, $%d::text, $%d::text, $%d::int8)", p+1, p+2, p+3, p+4, p+5, p+6)
+	}
+	return query.String()
+}
+
+// rowArgs returns the values of the row of msg (validated), or an error
+// if PostgreSQL text cannot hold them. The topics go as one array
+// literal, so that every argument is a plain value any driver takes.
+func rowArgs(msg *sse.Message) ([]any, error) {
 	ev := &msg.Event
 	for _, s := range []string{ev.Type, ev.Data, ev.Comment} {
 		if strings.IndexByte(s, 0) >= 0 {
-			return "", nil, fmt.Errorf("%w: PostgreSQL text cannot hold a NUL byte", sse.ErrInvalidData)
+			return nil, fmt.Errorf("%w: PostgreSQL text cannot hold a NUL byte", sse.ErrInvalidData)
 		}
 	}
 	var topics strings.Builder
 	topics.WriteByte('{')
 	for i, t := range msg.Topics {
 		if strings.IndexByte(t, 0) >= 0 || !utf8.ValidString(t) {
-			return "", nil, fmt.Errorf("%w: topic %q: PostgreSQL text must be UTF-8 without NUL bytes", sse.ErrInvalidData, t)
+			return nil, fmt.Errorf("%w: topic %q: PostgreSQL text must be UTF-8 without NUL bytes", sse.ErrInvalidData, t)
 		}
 		if i > 0 {
 			topics.WriteByte(',')
@@ -216,7 +272,5 @@ func (b *Backend) insert(msg sse.Message) (string, []any, error) {
 	if msg.ID != "" {
 		chosen = msg.ID
 	}
-	query := "INSERT INTO " + b.t.quoted + " (topics, chosen_id, type, data, comment, retry_ms) " +
-		"VALUES ($1::text::text[], $2::text, $3::text, $4::text, $5::text, $6::int8)"
-	return query, []any{topics.String(), chosen, ev.Type, ev.Data, ev.Comment, ev.Retry.Milliseconds()}, nil
+	return []any{topics.String(), chosen, ev.Type, ev.Data, ev.Comment, ev.Retry.Milliseconds()}, nil
 }
