@@ -47,6 +47,7 @@ type rig struct {
 	servers []*serverProc
 	agents  []*agent
 	hc      *http.Client
+	batch   int // events per publish call, see BroadcastSpec.Batch
 }
 
 // newRig starts Redis if redis is set, n servers (of RedisImpl, or of
@@ -187,6 +188,9 @@ func (g *rig) publish(ctx context.Context, i, n, size int, rate float64, seq0 in
 	q.Set("size", strconv.Itoa(size))
 	q.Set("rate", strconv.FormatFloat(rate, 'f', -1, 64))
 	q.Set("seq0", strconv.Itoa(seq0))
+	if g.batch > 1 {
+		q.Set("batch", strconv.Itoa(g.batch))
+	}
 	var res server.PublishResult
 	err := g.do(ctx, http.MethodPost, "http://"+g.servers[i].Addr+"/publish?"+q.Encode(), &res)
 	if err == nil && res.Err != "" {

@@ -38,7 +38,7 @@ func (rep *Report) broadcast(b *strings.Builder) {
 	s := rep.Settings.Broadcast
 	fmt.Fprintf(b, "\n## R1: broadcast through Redis\n\n%d servers sharing one Redis, %d reading clients on each (%d in all), %d events × %d B published unpaced on the first server; "+
 		"beside the same %d clients on one in-memory server. %s Median of %d runs each (lost and dup: sums over the runs).\n\n",
-		s.Servers, s.Clients, s.Servers*s.Clients, s.Events, s.Size, s.Servers*s.Clients, publishers(s.Publishers)+apart(s.Apart), s.Repeat)
+		s.Servers, s.Clients, s.Servers*s.Clients, s.Events, s.Size, s.Servers*s.Clients, publishers(s.Publishers)+apart(s.Apart)+batch(s.Batch), s.Repeat)
 	b.WriteString("| Setup | Delivered/s | ×in-memory | p50 | p99 | max | Published in | CPU Redis · publisher · other server · clients | Lost | Dup/out of order | Failed runs |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	type agg struct {
 		rate                []float64
@@ -179,6 +179,13 @@ func publishers(n int) string {
 		return "One publisher: each Publish returns before the next starts; every client checks order."
 	}
 	return fmt.Sprintf("%d publishers at once, each with its share of the events: order is not checked, lost counts deliveries missing.", n)
+}
+
+func batch(n int) string {
+	if n <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" Each publish call carries up to %d events (Hub.PublishBatch; through Redis, one round trip per call), on both logs.", n)
 }
 
 func apart(on bool) string {

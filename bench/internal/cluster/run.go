@@ -36,6 +36,7 @@ func RegisterFlags(fs *flag.FlagSet, s *Settings) {
 	fs.IntVar(&s.Broadcast.Size, "r1-size", s.Broadcast.Size, "R1: event data bytes")
 	fs.IntVar(&s.Broadcast.Publishers, "r1-publishers", s.Broadcast.Publishers, "R1: publishers at once on the first server (above 1, the order is not checked)")
 	fs.BoolVar(&s.Broadcast.Apart, "r1-apart", s.Broadcast.Apart, "R1: publish through Redis from an extra server that has no clients")
+	fs.IntVar(&s.Broadcast.Batch, "r1-batch", s.Broadcast.Batch, "R1: above 1, each publisher publishes up to this many events in one call (Hub.PublishBatch), on both logs")
 	fs.IntVar(&s.Broadcast.Repeat, "r1-repeat", s.Broadcast.Repeat, "R1: runs of each (the report shows medians)")
 	fs.StringVar(&s.Idle.Sizes, "r2-sizes", s.Idle.Sizes, "R2: comma-separated `SERVERSxSTREAMS` (streams per server, at most 19000)")
 	fs.IntVar(&s.Idle.Publishes, "r2-publishes", s.Idle.Publishes, "R2: single publishes timed to the last stream")

@@ -18,6 +18,10 @@ type BroadcastSpec struct {
 	// Apart runs the Redis publisher on a server of its own, with no
 	// clients, besides the Servers that have them.
 	Apart bool
+	// Batch, above 1, has each publisher make up to Batch events at a
+	// time and publish them in one call (sse.Hub.PublishBatch: one Redis
+	// round trip per batch).
+	Batch int
 }
 
 // BroadcastResult is one R1 run: Redis or in-memory.
@@ -92,5 +96,6 @@ func (r *Runner) broadcast(ctx context.Context, redis bool, servers int, spec Br
 	if err := g.prime(ctx, time.Minute); err != nil {
 		return Step{}, err
 	}
+	g.batch = spec.Batch
 	return g.measure(ctx, spec.Publishers, 0, spec.Events, spec.Size, 0, 0, nil)
 }

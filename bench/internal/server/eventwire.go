@@ -29,6 +29,14 @@ func (e *eventwire) Publish(ctx context.Context, data string) error {
 	return e.hub.Publish(ctx, sse.Event{Data: data}, Topic)
 }
 
+func (e *eventwire) PublishBatch(ctx context.Context, data []string) (int, error) {
+	evs := make([]sse.Event, len(data))
+	for i, d := range data {
+		evs[i].Data = d
+	}
+	return e.hub.PublishBatch(ctx, evs, Topic)
+}
+
 func (e *eventwire) Subscribers() int { return e.hub.Stats().Subscribers }
 
 func (e *eventwire) Close(ctx context.Context) error { return e.hub.Shutdown(ctx) }

@@ -45,6 +45,27 @@ type Broadcaster interface {
 	Close(ctx context.Context) error
 }
 
+// A BatchPublisher is a Broadcaster that publishes several events in one
+// call. The publish endpoint's batch parameter uses it; other
+// implementations publish a batch one event at a time.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, data []string) (int, error)
+}
+
+// publishBatch publishes data through b in one call if it can, else one
+// event at a time, and returns how many it published.
+func publishBatch(ctx context.Context, b Broadcaster, data []string) (int, error) {
+	if bp, ok := b.(BatchPublisher); ok {
+		return bp.PublishBatch(ctx, data)
+	}
+	for i, d := range data {
+		if err := b.Publish(ctx, d); err != nil {
+			return i, err
+		}
+	}
+	return len(data), nil
+}
+
 var impls = map[string]func() (Broadcaster, error){
 	"handwritten": newHandwritten,
 	"eventwire":   newEventwire,
@@ -163,21 +184,44 @@ func Serve(ctx context.Context, impl string, ln net.Listener) error {
 
 // publish makes and publishes the events the query asks for: n (at most
 // 1e6) events of size bytes, numbered from seq0, at rate events/s (0: as
-// fast as the implementation takes them). It stops early if the request is
-// canceled.
+// fast as the implementation takes them). With batch above 1 (unpaced
+// only) it makes up to batch events at a time, each stamped as it is made,
+// and publishes them in one call (see BatchPublisher). It stops early if
+// the request is canceled.
 func publish(w http.ResponseWriter, r *http.Request, b Broadcaster) {
 	q := r.URL.Query()
 	n, _ := strconv.Atoi(q.Get("n"))
 	size, _ := strconv.Atoi(q.Get("size"))
 	rate, _ := strconv.ParseFloat(q.Get("rate"), 64)
 	seq0, _ := strconv.Atoi(q.Get("seq0"))
-	if n < 0 || n > 1e6 || size < 0 || size > 1<<20 || rate < 0 {
-		http.Error(w, "bad n, size or rate", http.StatusBadRequest)
+	batch := 1
+	if v := q.Get("batch"); v != "" {
+		batch, _ = strconv.Atoi(v)
+	}
+	if n < 0 || n > 1e6 || size < 0 || size > 1<<20 || rate < 0 || batch < 1 || batch > 1e4 || batch > 1 && rate > 0 {
+		http.Error(w, "bad n, size, rate or batch", http.StatusBadRequest)
 		return
 	}
 	ctx := r.Context()
 	start := time.Now()
 	var res PublishResult
+	if batch > 1 {
+		data := make([]string, 0, batch)
+		for i := 0; i < n && res.Err == ""; i += batch {
+			data = data[:0]
+			for j := i; j < min(i+batch, n); j++ {
+				data = append(data, Payload(time.Now().UnixNano(), seq0+j, size))
+			}
+			k, err := publishBatch(ctx, b, data)
+			res.Published += k
+			if err != nil {
+				res.Err = err.Error()
+			}
+		}
+		res.ElapsedNs = int64(time.Since(start))
+		writeJSON(w, res)
+		return
+	}
 	for i := range n {
 		sent := time.Now()
 		if rate > 0 {
