@@ -22,6 +22,10 @@ type IdleResult struct {
 	GBefore, GAfter         int    // server goroutines
 
 	Costs   []time.Duration // per publish: send to receipt by the last stream
+	// CPUPerDelivery is the server's CPU time (user and system) while the
+	// publishes were timed, divided by the events delivered: what one
+	// write to one idle stream costs it, clients not counted.
+	CPUPerDelivery time.Duration
 	Missing int64           // publishes × streams − events received
 	Err     string
 }
@@ -97,6 +101,11 @@ func (r *Runner) Idle(ctx context.Context, impl string, clients, publishes int) 
 		return res
 	}
 
+	cpuBefore, err := ctl.stats(ctx, false)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
 	for k := range publishes {
 		if _, err := ctl.publish(ctx, 1, 128, 0, k); err != nil {
 			res.Err = fmt.Sprintf("publish %d: %v", k, err)
@@ -110,6 +119,9 @@ func (r *Runner) Idle(ctx context.Context, impl string, clients, publishes int) 
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
 			break
 		}
+	}
+	if cpuAfter, err := ctl.stats(ctx, false); err == nil && f.Received() > 0 {
+		res.CPUPerDelivery = time.Duration((cpuAfter.CPUNs - cpuBefore.CPUNs) / f.Received())
 	}
 	f.Close()
 	res.Costs = make([]time.Duration, publishes)

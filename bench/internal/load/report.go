@@ -210,6 +210,9 @@ func idleRows(b *strings.Builder, rows []IdleResult) {
 		}
 		notes = append(notes, fmt.Sprintf("heap %s → %s", mib(int64(r.HeapBefore)/1024), mib(int64(r.HeapAfter)/1024)))
 		notes = append(notes, fmt.Sprintf("stacks %s → %s", mib(int64(r.StackBefore)/1024), mib(int64(r.StackAfter)/1024)))
+		if r.CPUPerDelivery > 0 {
+			notes = append(notes, fmt.Sprintf("server CPU %.1f µs per delivery", float64(r.CPUPerDelivery)/1e3))
+		}
 		fmt.Fprintf(b, "| %s | %d | %s → %s | %.1f | %s | %.2f | %s | %s | %s | %d | %s |\n",
 			r.Impl, r.Readers, mib(r.RSSBefore), mib(r.RSSAfter), r.PerConnKiB(), memBase, gPer,
 			dur(r.MedianCost()), costBase, dur(worst), r.Missing, strings.Join(notes, "; "))
