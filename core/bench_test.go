@@ -1,8 +1,13 @@
 package sse
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strconv"
@@ -291,4 +296,66 @@ func BenchmarkHubDeliver(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subscribers), "ns/delivery")
 		})
 	}
+}
+
+// BenchmarkHubDeliverHTTP is BenchmarkHubDeliver over real HTTP/1.1
+// connections on loopback, with the default heartbeat and write timeout:
+// one event from Hub.Publish until every client has read it, so it counts
+// the fan-out, the wake-ups, the write deadlines and the writes, and the
+// clients' reads, which run in the same process. ns/delivery is what one
+// event to one idle stream costs both sides.
+func BenchmarkHubDeliverHTTP(b *testing.B) {
+	const streams = 1000
+	hub, err := NewHub()
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(hub.StreamFunc("t")))
+	var got, target atomic.Int64
+	all := make(chan struct{}, 1)
+	var conns []net.Conn
+	var readers sync.WaitGroup
+	b.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+		readers.Wait()
+		srv.Close()
+		hub.Close()
+	})
+	for range streams {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
+			b.Fatal(err)
+		}
+		readers.Go(func() {
+			r := bufio.NewReader(c)
+			for {
+				line, err := r.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				if bytes.HasPrefix(line, []byte("data: ")) && got.Add(1) == target.Load() {
+					all <- struct{}{}
+				}
+			}
+		})
+	}
+	for hub.Stats().Subscribers < streams {
+		time.Sleep(time.Millisecond)
+	}
+	ctx := context.Background()
+	ev := Event{Data: "tick"}
+	for b.Loop() {
+		target.Add(streams)
+		if err := hub.Publish(ctx, ev, "t"); err != nil {
+			b.Fatal(err)
+		}
+		<-all
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*streams), "ns/delivery")
 }
