@@ -36,6 +36,12 @@ type Stream struct {
 	lastID    string
 	out       sink
 	timeout   time.Duration // per-write deadline, 0 when off
+	// keepDeadline: the write deadline may stay set between writes (an
+	// HTTP/1.x connection, where nothing else writes while the handler
+	// runs); left is set while a deadline stays from a write that
+	// succeeded, and finish clears it.
+	keepDeadline bool
+	left         bool
 	beatEvery time.Duration // heartbeat interval, 0 when off
 	retry     time.Duration // reconnection delay sent first, 0 for none
 	unwatch   []func() bool // stop the context.AfterFuncs that end the stream
@@ -154,6 +160,7 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 		}
 	}
 	s := newStream(r.Context(), httpSink{w, rc}, cfg)
+	s.keepDeadline = r.ProtoMajor == 1
 	s.req = r
 	s.lastID = lastEventID(r)
 	if sig, ok := r.Context().Value(shutdownKey{}).(*shutdownSignal); ok {
@@ -396,6 +403,7 @@ func (s *Stream) finish() {
 	if s.err == nil {
 		s.err = ErrClosed
 	}
+	clearDeadline := s.left // nothing writes from now on
 	s.mu.Unlock()
 	if s.beat != nil && s.beat.Stop() {
 		s.beats.Done()
@@ -409,6 +417,13 @@ func (s *Stream) finish() {
 	s.beats.Wait()
 	for _, stop := range s.unwatch {
 		stop() // nothing is written any more: no write to abort
+	}
+	if clearDeadline {
+		// The last write succeeded and left its deadline: what the server
+		// writes after the handler (the end of the response, the next
+		// response on the connection) must not fail for it. An error here
+		// is the connection's, which the server's own write then meets.
+		s.out.SetWriteDeadline(time.Time{})
 	}
 	s.unblockMu.Lock()
 	s.finished = true // an unblock that already started has returned
@@ -543,6 +558,7 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 		s.observeWrite(events, frames, now, err)
 	}
 	if err != nil {
+		s.left = false // the deadline stays, so that nothing waits on a client that does not read
 		// Only the deadline fails a write that waited the whole timeout,
 		// since the stream's end moves the deadline earlier (see
 		// [Stream.unblock]).
@@ -555,13 +571,21 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 		}
 		return s.failLocked(err)
 	}
-	if s.timeout > 0 || moved {
+	switch {
+	case s.keepDeadline && !moved:
+		// On HTTP/1.x a deadline that passes while nothing is written does
+		// no harm, and the next write sets its own: clearing it after
+		// every write would double the cost of deadlines. finish clears
+		// it, for what the server writes after the handler.
+		s.left = s.timeout > 0
+	case s.timeout > 0 || moved:
 		// Clear the deadline: HTTP/2 resets a stream whose deadline passes
 		// even while nothing is being written, which would kill an idle
 		// but healthy stream.
 		if err := s.out.SetWriteDeadline(time.Time{}); err != nil {
 			return s.failLocked(err)
 		}
+		s.left = false
 	}
 	s.lastWrite = now
 	return nil

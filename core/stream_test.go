@@ -669,6 +669,37 @@ func TestIdleStreamOutlivesWriteTimeout(t *testing.T) {
 	}
 }
 
+// A stream whose last write left its deadline (HTTP/1.x keeps it between
+// writes) and that then idles past it still ends cleanly: the server's
+// own write of the response's end does not meet the passed deadline.
+func TestStreamEndsCleanlyAfterIdlingPastWriteTimeout(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	for _, p := range liveProtocols {
+		t.Run(p.name, func(t *testing.T) {
+			h, served := serveFunc(func(s *Stream) error {
+				if err := s.Send(Event{Data: "before"}); err != nil {
+					return err
+				}
+				// Idle, with the client reading, well past the deadline.
+				select {
+				case <-time.After(3 * timeout):
+				case <-s.Done():
+				}
+				return nil
+			}, WithWriteTimeout(timeout), WithHeartbeat(0))
+			ls := startLiveServer(t, p.http2, h, nil)
+			_, wr, _ := openEventStream(t, ls, "/", nil)
+			frames, err := wr.rest(t, arrive)
+			if len(frames) != 1 || frames[0] != "data: before" || err != io.EOF {
+				t.Errorf("frames %q, end %v; want the one event and a clean EOF", frames, err)
+			}
+			if err := receive(t, served, arrive, "Serve"); err != nil {
+				t.Errorf("Serve = %v, want nil", err)
+			}
+		})
+	}
+}
+
 func TestLastEventID(t *testing.T) {
 	tests := []struct {
 		name   string
