@@ -212,11 +212,15 @@ func (sub *subscriber) run() (err error) {
 	var batch []*frame
 	var bufs [][]byte
 	for {
+		// The hub's shutdown ends every subscribed stream (see
+		// [Hub.Shutdown]): one channel fewer to wait on than the hub's own,
+		// which every subscriber would share.
 		select {
 		case <-sub.stream.Done():
+			if sub.hub.closed() {
+				return ErrHubClosed
+			}
 			return sub.stream.Err()
-		case <-sub.hub.done:
-			return ErrHubClosed
 		case <-sub.wake:
 		}
 		if err := sub.settle(); err != nil {
