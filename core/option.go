@@ -61,7 +61,9 @@ func WithHeartbeat(d time.Duration) Option {
 
 // WithWriteTimeout sets the deadline of each write to the client. A client
 // that stops reading is dropped once a write to it has waited this long,
-// without touching other streams. Zero or a negative value turns the
+// without touching other streams; over HTTP/1.x, up to a quarter longer:
+// the connection's deadline is renewed only when less than d of it is
+// left, which spares most writes the cost of setting it. Zero or a negative value turns the
 // deadline off. The default is [DefaultWriteTimeout]. Response writers
 // that cannot take a deadline (see
 // [http.ResponseController.SetWriteDeadline]) are written without one,

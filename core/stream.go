@@ -38,9 +38,11 @@ type Stream struct {
 	timeout   time.Duration // per-write deadline, 0 when off
 	// keepDeadline: the write deadline may stay set between writes (an
 	// HTTP/1.x connection, where nothing else writes while the handler
-	// runs); left is set while a deadline stays from a write that
-	// succeeded, and finish clears it.
+	// runs). deadline is then the one in place, renewed only when less
+	// than timeout of it is left; left is set while it stays from a write
+	// that succeeded, and finish clears it.
 	keepDeadline bool
+	deadline     time.Time
 	left         bool
 	beatEvery time.Duration // heartbeat interval, 0 when off
 	retry     time.Duration // reconnection delay sent first, 0 for none
@@ -537,8 +539,17 @@ func (s *Stream) errLocked() error {
 // [Observer].
 func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 	now := time.Now()
-	if s.timeout > 0 {
+	switch {
+	case s.timeout <= 0:
+	case !s.keepDeadline:
 		if err := s.out.SetWriteDeadline(now.Add(s.timeout)); err != nil {
+			return s.failLocked(err)
+		}
+	case s.deadline.Sub(now) < s.timeout:
+		// A quarter more than the timeout, so that the writes of the next
+		// quarter find at least the timeout left and need not set one.
+		s.deadline = now.Add(s.timeout + s.timeout/4)
+		if err := s.out.SetWriteDeadline(s.deadline); err != nil {
 			return s.failLocked(err)
 		}
 	}
@@ -574,9 +585,10 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 	switch {
 	case s.keepDeadline && !moved:
 		// On HTTP/1.x a deadline that passes while nothing is written does
-		// no harm, and the next write sets its own: clearing it after
-		// every write would double the cost of deadlines. finish clears
-		// it, for what the server writes after the handler.
+		// no harm, and the next write renews it if it must: setting and
+		// clearing it around every write would cost more than the write's
+		// own work on an idle stream. finish clears it, for what the
+		// server writes after the handler.
 		s.left = s.timeout > 0
 	case s.timeout > 0 || moved:
 		// Clear the deadline: HTTP/2 resets a stream whose deadline passes
@@ -585,7 +597,7 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 		if err := s.out.SetWriteDeadline(time.Time{}); err != nil {
 			return s.failLocked(err)
 		}
-		s.left = false
+		s.left, s.deadline = false, time.Time{}
 	}
 	s.lastWrite = now
 	return nil
