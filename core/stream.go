@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,12 +31,12 @@ type FlushWriter interface {
 // concurrent use; each event is written and flushed as one piece, so events
 // from several goroutines never interleave.
 type Stream struct {
-	ctx       context.Context
-	cancel    context.CancelCauseFunc
-	req       *http.Request
-	lastID    string
-	out       sink
-	timeout   time.Duration // per-write deadline, 0 when off
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	req     *http.Request
+	lastID  string
+	out     sink
+	timeout time.Duration // per-write deadline, 0 when off
 	// keepDeadline: the write deadline may stay set between writes (an
 	// HTTP/1.x connection, where nothing else writes while the handler
 	// runs). deadline is then the one in place, renewed only when less
@@ -44,11 +45,11 @@ type Stream struct {
 	keepDeadline bool
 	deadline     time.Time
 	left         bool
-	beatEvery time.Duration // heartbeat interval, 0 when off
-	retry     time.Duration // reconnection delay sent first, 0 for none
-	unwatch   []func() bool // stop the context.AfterFuncs that end the stream
-	timedOut  atomic.Bool   // a write failed after waiting the whole write timeout
-	obs       *Observer     // nil: none (WithObserver)
+	beatEvery    time.Duration // heartbeat interval, 0 when off
+	retry        time.Duration // reconnection delay sent first, 0 for none
+	unwatch      []func() bool // stop the context.AfterFuncs that end the stream
+	timedOut     atomic.Bool   // a write failed after waiting the whole write timeout
+	obs          *Observer     // nil: none (WithObserver)
 
 	// unblockMu orders unblock, which runs on a goroutine of its own, with
 	// each write and with the end of the stream: unblock moves the
@@ -58,6 +59,8 @@ type Stream struct {
 	writing   bool // a write to out is in progress
 	moved     bool // unblock moved the deadline of the write in progress
 	finished  bool
+	ended     bool            // unblock has run: the context has ended
+	endWakes  []chan struct{} // sent to when the context ends, see wakeOnEnd
 
 	mu        sync.Mutex
 	err       error // why the stream ended; nil while it is open
@@ -646,6 +649,39 @@ func (s *Stream) unblock() {
 	if !s.finished && s.writing {
 		// An error leaves the write to its own deadline.
 		s.moved = s.out.SetWriteDeadline(time.Now()) == nil
+	}
+	s.ended = true
+	for _, w := range s.endWakes {
+		wake(w)
+	}
+}
+
+// wakeOnEnd makes the end of the stream's context send on w (capacity 1,
+// without blocking), at once if it has ended already, until
+// stopWakeOnEnd(w): a hub's subscriber then waits on its one channel for
+// both its events and its stream's end.
+func (s *Stream) wakeOnEnd(w chan struct{}) {
+	s.unblockMu.Lock()
+	s.endWakes = append(s.endWakes, w)
+	ended := s.ended
+	s.unblockMu.Unlock()
+	if ended {
+		wake(w)
+	}
+}
+
+func (s *Stream) stopWakeOnEnd(w chan struct{}) {
+	s.unblockMu.Lock()
+	s.endWakes = slices.DeleteFunc(s.endWakes, func(c chan struct{}) bool { return c == w })
+	s.unblockMu.Unlock()
+}
+
+// wake sends on w, a channel of capacity 1 that says "look", unless a
+// send is pending already.
+func wake(w chan struct{}) {
+	select {
+	case w <- struct{}{}:
+	default:
 	}
 }
 

@@ -146,10 +146,7 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 		sub.hub.cfg.observer.slow(sub.topics)
 		return true
 	}
-	select {
-	case sub.wake <- struct{}{}:
-	default:
-	}
+	wake(sub.wake)
 	return false
 }
 
@@ -211,17 +208,17 @@ func (sub *subscriber) run() (err error) {
 	}
 	var batch []*frame
 	var bufs [][]byte
+	// One channel says both "events are queued" and "the stream ended";
+	// the hub's shutdown ends every subscribed stream (see [Hub.Shutdown]).
+	sub.stream.wakeOnEnd(sub.wake)
+	defer sub.stream.stopWakeOnEnd(sub.wake)
 	for {
-		// The hub's shutdown ends every subscribed stream (see
-		// [Hub.Shutdown]): one channel fewer to wait on than the hub's own,
-		// which every subscriber would share.
-		select {
-		case <-sub.stream.Done():
+		<-sub.wake
+		if sub.stream.ctx.Err() != nil {
 			if sub.hub.closed() {
 				return ErrHubClosed
 			}
 			return sub.stream.Err()
-		case <-sub.wake:
 		}
 		if err := sub.settle(); err != nil {
 			return err
