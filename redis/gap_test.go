@@ -2,6 +2,7 @@ package sseredis
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -350,8 +351,22 @@ func TestListenerAfterFailoverToOlderData(t *testing.T) {
 	in.waitSubscribers(t, 1)
 	for _, d := range []string{"one", "two", "three"} {
 		other.publish(t, d)
-		if ev := c.Next(t); ev.Data != d {
+		ev := c.Next(t)
+		if ev.Data != d {
 			t.Fatalf("got %+v, want %q", ev, d)
+		}
+		if d == "one" {
+			// "two" gets a later millisecond, so that an ID fits between
+			// the two: in the same one, "two" could take the very ID the
+			// test gives the entry added after the failover.
+			ms, _, _ := strings.Cut(ev.ID, "-")
+			oneMs, err := strconv.ParseInt(ms, 10, 64)
+			if err != nil {
+				t.Fatalf("ID of %q: %q, want a stream entry ID", d, ev.ID)
+			}
+			for time.Now().UnixMilli() <= oneMs {
+				runtime.Gosched()
+			}
 		}
 	}
 	time.Sleep(50 * time.Millisecond) // the listener waits in XREAD again
