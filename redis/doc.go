@@ -29,6 +29,15 @@
 // after the newest event that carries it. The backend keeps an index of
 // such IDs beside the stream, trimmed with it.
 //
+// # Batches
+//
+// [sse.Hub.PublishBatch] hands this backend whole batches
+// ([Backend.PublishBatch]): up to 256 events are added by one script run,
+// one round trip, with no other entry between them. A publisher with many
+// events in hand pays the round trip once per batch instead of once per
+// event: about 6 µs per event in batches of 32 against 50 µs one at a
+// time on a local Redis (BenchmarkPublish).
+//
 // # History
 //
 // The stream is the history that reconnecting clients replay. Each
