@@ -2,14 +2,11 @@ package ssepg
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	sse "github.com/eventwire/sse/core"
 	"github.com/eventwire/sse/internal/backendtest"
 	"github.com/eventwire/sse/internal/leaktest"
 )
@@ -49,53 +46,13 @@ func TestPublishBatchInsertsParts(t *testing.T) {
 	leaktest.Check(t)
 	pg := sharedPostgres(t)
 	in := newInstance(t, pg.url(), newTable(t), WithMaxLen(10000)) // the log keeps them all
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	msgs := make([]sse.Message, 1500)
-	for i := range msgs {
-		msgs[i] = sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: strconv.Itoa(i)}}
-	}
-	done := make(chan error, 1)
-	go func() {
-		for i := range 100 {
-			if err := in.b.Publish(ctx, sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: "other " + strconv.Itoa(i)}}); err != nil {
-				done <- err
-				return
-			}
+	backendtest.BatchParts(t, 1500, maxBatch, in.b.PublishBatch, in.b.Publish, func(ctx context.Context) ([]string, error) {
+		rows, err := in.pool.Query(ctx, "SELECT data FROM "+in.b.t.quoted+" WHERE pos IS NOT NULL ORDER BY pos")
+		if err != nil {
+			return nil, err
 		}
-		done <- nil
-	}()
-	if n, err := in.b.PublishBatch(ctx, msgs); n != len(msgs) || err != nil {
-		t.Fatalf("PublishBatch = %d, %v; want %d, nil", n, err, len(msgs))
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("the other publisher: %v", err)
-	}
-	rows, err := in.pool.Query(ctx, "SELECT data FROM "+in.b.t.quoted+" WHERE pos IS NOT NULL ORDER BY pos")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var batch []int // the place of each of the batch's events in the log
-	for place, d := range data {
-		if !strings.HasPrefix(d, "other") {
-			if d != strconv.Itoa(len(batch)) {
-				t.Fatalf("event %d of the log is %q, want the batch's event %d", place, d, len(batch))
-			}
-			batch = append(batch, place)
-		}
-	}
-	if len(batch) != len(msgs) {
-		t.Fatalf("the log holds %d of the batch's %d events", len(batch), len(msgs))
-	}
-	for i := 1; i < len(batch); i++ {
-		if i%maxBatch != 0 && batch[i] != batch[i-1]+1 {
-			t.Errorf("another event came between the batch's events %d and %d, within one INSERT", i-1, i)
-		}
-	}
+		return pgx.CollectRows(rows, pgx.RowTo[string])
+	})
 }
 
 // Another program publishes with a plain INSERT: the trigger orders and

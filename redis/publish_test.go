@@ -149,50 +149,16 @@ func TestPublishBatchRunsOncePerPart(t *testing.T) {
 	defer other.Close()
 	var runs atomic.Int32
 	b.client.AddHook(scriptRuns{&runs})
-
-	msgs := make([]sse.Message, 600)
-	for i := range msgs {
-		msgs[i] = sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: strconv.Itoa(i)}}
-	}
-	done := make(chan error, 1)
-	go func() {
-		for i := range 50 {
-			if err := other.Publish(ctx, sse.Message{Topics: []string{testTopic}, Event: sse.Event{Data: "other " + strconv.Itoa(i)}}); err != nil {
-				done <- err
-				return
-			}
+	backendtest.BatchParts(t, 600, maxBatch, b.PublishBatch, other.Publish, func(ctx context.Context) ([]string, error) {
+		entries, err := directClient(t, rs.addr()).XRange(ctx, DefaultKey, "-", "+").Result()
+		data := make([]string, len(entries))
+		for i, e := range entries {
+			data[i], _ = e.Values[fieldData].(string)
 		}
-		done <- nil
-	}()
-	if n, err := b.PublishBatch(ctx, msgs); n != len(msgs) || err != nil {
-		t.Fatalf("PublishBatch = %d, %v; want %d, nil", n, err, len(msgs))
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("the other publisher: %v", err)
-	}
+		return data, err
+	})
 	if got := runs.Load(); got != 3 {
 		t.Errorf("the batch of 600 took %d runs of the script, want 3", got)
-	}
-	entries, err := directClient(t, rs.addr()).XRange(ctx, DefaultKey, "-", "+").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var batch []int // the place of each of the batch's events in the stream
-	for place, e := range entries {
-		if d, _ := e.Values[fieldData].(string); !strings.HasPrefix(d, "other") {
-			if d != strconv.Itoa(len(batch)) {
-				t.Fatalf("entry %d holds %q, want the batch's event %d", place, d, len(batch))
-			}
-			batch = append(batch, place)
-		}
-	}
-	if len(batch) != len(msgs) {
-		t.Fatalf("the stream holds %d of the batch's %d events", len(batch), len(msgs))
-	}
-	for i := 1; i < len(batch); i++ {
-		if i%maxBatch != 0 && batch[i] != batch[i-1]+1 {
-			t.Errorf("another entry came between the batch's events %d and %d, within one part", i-1, i)
-		}
 	}
 }
 

@@ -213,6 +213,59 @@ func Batch(t *testing.T, hub *sse.Hub) {
 	}
 }
 
+// BatchParts checks how a backend appends a batch that it splits into
+// parts of part messages: it publishes n messages with publishBatch while
+// publish adds 50 others at once, then reads the data of the log's
+// messages in log order with logData and checks that the batch is there
+// once, in order, with no other message between two of one part.
+func BatchParts(t *testing.T, n, part int, publishBatch func(context.Context, []sse.Message) (int, error),
+	publish func(context.Context, sse.Message) error, logData func(context.Context) ([]string, error)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs := make([]sse.Message, n)
+	for i := range msgs {
+		msgs[i] = sse.Message{Topics: []string{topic}, Event: sse.Event{Data: strconv.Itoa(i)}}
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := range 50 {
+			if err := publish(ctx, sse.Message{Topics: []string{topic}, Event: sse.Event{Data: "other " + strconv.Itoa(i)}}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	if got, err := publishBatch(ctx, msgs); got != n || err != nil {
+		t.Fatalf("PublishBatch = %d, %v; want %d, nil", got, err, n)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the other publisher: %v", err)
+	}
+	data, err := logData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var places []int // the place of each of the batch's messages in the log
+	for place, d := range data {
+		if !strings.HasPrefix(d, "other") {
+			if d != strconv.Itoa(len(places)) {
+				t.Fatalf("message %d of the log holds %q, want the batch's message %d", place, d, len(places))
+			}
+			places = append(places, place)
+		}
+	}
+	if len(places) != n {
+		t.Fatalf("the log holds %d of the batch's %d messages", len(places), n)
+	}
+	for i := 1; i < n; i++ {
+		if i%part != 0 && places[i] != places[i-1]+1 {
+			t.Errorf("another message came between the batch's messages %d and %d, within one part", i-1, i)
+		}
+	}
+}
+
 // End checks that publisher.End ends the streams of its topic on
 // subscriber, a hub on the same backend (or the same hub): each receives
 // the events published before, then the end event with its reason, and its
