@@ -47,20 +47,22 @@ type Stream struct {
 	left         bool
 	beatEvery    time.Duration // heartbeat interval, 0 when off
 	retry        time.Duration // reconnection delay sent first, 0 for none
-	unwatch      []func() bool // stop the context.AfterFuncs that end the stream
-	timedOut     atomic.Bool   // a write failed after waiting the whole write timeout
-	obs          *Observer     // nil: none (WithObserver)
+	// Stop the context.AfterFuncs that end the stream: the parent
+	// context's end, and the server's shutdown (DrainOnShutdown; nil
+	// without it).
+	stopParent, stopDrain func() bool
+	obs                   *Observer // nil: none (WithObserver)
 
 	// unblockMu orders unblock, which runs on a goroutine of its own, with
 	// each write and with the end of the stream: unblock moves the
 	// deadline of a write in progress only, and once finished is set,
-	// nothing touches out.
+	// nothing touches out. It also guards wakes.
 	unblockMu sync.Mutex
 	writing   bool // a write to out is in progress
 	moved     bool // unblock moved the deadline of the write in progress
 	finished  bool
-	ended     bool            // unblock has run: the context has ended
-	endWakes  []chan struct{} // sent to when the context ends, see wakeOnEnd
+	timedOut  atomic.Bool     // a write failed after waiting the whole write timeout
+	wakes     []chan struct{} // told when the stream ends (see watchEnd)
 
 	mu        sync.Mutex
 	err       error // why the stream ended; nil while it is open
@@ -169,7 +171,7 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 	s.req = r
 	s.lastID = lastEventID(r)
 	if sig, ok := r.Context().Value(shutdownKey{}).(*shutdownSignal); ok {
-		s.unwatch = append(s.unwatch, context.AfterFunc(sig.end, func() { s.leave(sig.window) }))
+		s.stopDrain = context.AfterFunc(sig.end, func() { s.leave(sig.window) })
 	}
 	return s.runReported(fn, func() { w.WriteHeader(http.StatusOK) }, cfg)
 }
@@ -324,8 +326,8 @@ func (s *Stream) runReported(fn StreamFunc, writeHeader func(), cfg config) erro
 	return err
 }
 
-func newStream(ctx context.Context, out sink, cfg config) *Stream {
-	ctx, cancel := context.WithCancelCause(ctx)
+func newStream(parent context.Context, out sink, cfg config) *Stream {
+	ctx, cancel := context.WithCancelCause(parent)
 	s := &Stream{
 		ctx:       ctx,
 		cancel:    cancel,
@@ -336,8 +338,58 @@ func newStream(ctx context.Context, out sink, cfg config) *Stream {
 		lifetime:  cfg.lifetime,
 		obs:       cfg.observer,
 	}
-	s.unwatch = append(s.unwatch, context.AfterFunc(ctx, s.unblock))
+	// The end of parent ends the stream's context with it; parentEnded
+	// then does what the stream's own ends do in abort. Watching parent
+	// rather than the stream's context spares the stream's context a set
+	// of children of its own.
+	s.stopParent = context.AfterFunc(parent, s.parentEnded)
 	return s
+}
+
+// parentEnded runs once the context the stream was made with has ended.
+func (s *Stream) parentEnded() {
+	// The parent ends its children in no set order: this may run before
+	// the stream's context has ended.
+	<-s.ctx.Done()
+	s.unblock()
+	s.tellEnd()
+}
+
+// watchEnd makes the stream send on wake, without blocking, once it has
+// ended, however it ends, so that a goroutine that waits on wake for other
+// reasons too (a hub subscriber waits for its queue) need not also wait on
+// [Stream.Done]. Each wait on a channel holds memory while it lasts. The
+// stream may have ended before watchEnd: the caller checks after it.
+func (s *Stream) watchEnd(wake chan struct{}) {
+	s.unblockMu.Lock()
+	defer s.unblockMu.Unlock()
+	s.wakes = append(s.wakes, wake)
+}
+
+// unwatchEnd undoes watchEnd.
+func (s *Stream) unwatchEnd(wake chan struct{}) {
+	s.unblockMu.Lock()
+	defer s.unblockMu.Unlock()
+	if i := slices.Index(s.wakes, wake); i >= 0 {
+		s.wakes = slices.Delete(s.wakes, i, i+1)
+	}
+}
+
+// tellEnd wakes the goroutines of watchEnd. It runs after each end of the
+// stream's context.
+func (s *Stream) tellEnd() {
+	s.unblockMu.Lock()
+	defer s.unblockMu.Unlock()
+	s.tellEndLocked()
+}
+
+func (s *Stream) tellEndLocked() {
+	for _, wake := range s.wakes {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // run opens the stream (writeHeader, if any, commits the status line),
@@ -420,8 +472,10 @@ func (s *Stream) finish() {
 		s.beats.Done()
 	}
 	s.beats.Wait()
-	for _, stop := range s.unwatch {
-		stop() // nothing is written any more: no write to abort
+	// Nothing is written any more: no write to abort.
+	s.stopParent()
+	if s.stopDrain != nil {
+		s.stopDrain()
 	}
 	if clearDeadline {
 		// The last write succeeded and left its deadline: what the server
@@ -633,12 +687,23 @@ func (s *Stream) writeFrames(frames [][]byte) error {
 }
 
 // abort ends the stream with cause from any goroutine, without waiting
-// for a write in progress: see [Stream.unblock].
-func (s *Stream) abort(cause error) { s.cancel(cause) }
+// for a write in progress: a goroutine of its own unblocks that write (see
+// [Stream.unblock]). A write that starts after the check finds the stream
+// ended.
+func (s *Stream) abort(cause error) {
+	s.cancel(cause)
+	s.unblockMu.Lock()
+	defer s.unblockMu.Unlock()
+	s.tellEndLocked()
+	if s.writing && !s.finished {
+		go s.unblock()
+	}
+}
 
-// unblock runs once the stream's context has ended, for whatever reason
-// (the client left, the hub or the server shut down, a slow client was cut
-// off). A write in progress then fails at once instead of waiting out its
+// unblock runs once the stream has ended from outside the goroutine that
+// writes (the client left, the hub or the server shut down, a slow client
+// was cut off): when the request's context ends, and from abort. A write
+// in progress then fails at once instead of waiting out its
 // deadline on a client that does not read: the deadline moves to now. The
 // frame being written may be cut short; the client drops an unfinished
 // event. A writer that takes no deadline (see [WithWriteTimeout]) cannot be
@@ -650,44 +715,12 @@ func (s *Stream) unblock() {
 		// An error leaves the write to its own deadline.
 		s.moved = s.out.SetWriteDeadline(time.Now()) == nil
 	}
-	s.ended = true
-	for _, w := range s.endWakes {
-		wake(w)
-	}
-}
-
-// wakeOnEnd makes the end of the stream's context send on w (capacity 1,
-// without blocking), at once if it has ended already, until
-// stopWakeOnEnd(w): a hub's subscriber then waits on its one channel for
-// both its events and its stream's end.
-func (s *Stream) wakeOnEnd(w chan struct{}) {
-	s.unblockMu.Lock()
-	s.endWakes = append(s.endWakes, w)
-	ended := s.ended
-	s.unblockMu.Unlock()
-	if ended {
-		wake(w)
-	}
-}
-
-func (s *Stream) stopWakeOnEnd(w chan struct{}) {
-	s.unblockMu.Lock()
-	s.endWakes = slices.DeleteFunc(s.endWakes, func(c chan struct{}) bool { return c == w })
-	s.unblockMu.Unlock()
-}
-
-// wake sends on w, a channel of capacity 1 that says "look", unless a
-// send is pending already.
-func wake(w chan struct{}) {
-	select {
-	case w <- struct{}{}:
-	default:
-	}
 }
 
 func (s *Stream) failLocked(err error) error {
 	s.err = fmt.Errorf("%w: %w", ErrClosed, err)
 	s.cancel(s.err)
+	s.tellEnd()
 	return s.err
 }
 
@@ -754,6 +787,7 @@ func (s *Stream) expire(cause error) {
 	}
 	s.err = fmt.Errorf("%w: %w", ErrClosed, cause)
 	s.cancel(cause)
+	s.tellEnd()
 }
 
 // lastEventID returns the client's last event ID from the header or, if

@@ -146,7 +146,10 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 		sub.hub.cfg.observer.slow(sub.topics)
 		return true
 	}
-	wake(sub.wake)
+	select {
+	case sub.wake <- struct{}{}:
+	default:
+	}
 	return false
 }
 
@@ -208,17 +211,17 @@ func (sub *subscriber) run() (err error) {
 	}
 	var batch []*frame
 	var bufs [][]byte
-	// One channel says both "events are queued" and "the stream ended";
-	// the hub's shutdown ends every subscribed stream (see [Hub.Shutdown]).
-	sub.stream.wakeOnEnd(sub.wake)
-	defer sub.stream.stopWakeOnEnd(sub.wake)
+	if err := sub.ended(); err != nil {
+		return err
+	}
 	for {
+		// One channel to wait on, not three: a goroutine holds memory for
+		// each channel it waits on, as long as it waits, and most streams
+		// wait most of the time. The stream wakes it when it ends (see
+		// Subscribe), and the hub's shutdown ends the stream.
 		<-sub.wake
-		if sub.stream.ctx.Err() != nil {
-			if sub.hub.closed() {
-				return ErrHubClosed
-			}
-			return sub.stream.Err()
+		if err := sub.ended(); err != nil {
+			return err
 		}
 		if err := sub.settle(); err != nil {
 			return err
@@ -255,6 +258,17 @@ func (sub *subscriber) run() (err error) {
 			return ErrEnded
 		}
 	}
+}
+
+// ended returns why the subscription ends, or nil while it goes on.
+func (sub *subscriber) ended() error {
+	if sub.hub.closed() {
+		return ErrHubClosed
+	}
+	if sub.stream.ctx.Err() != nil {
+		return sub.stream.Err()
+	}
+	return nil
 }
 
 // replayBatch is how many replayed frames are written with one flush.
