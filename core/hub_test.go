@@ -1976,3 +1976,73 @@ func TestHubReplayCutShort(t *testing.T) {
 		}
 	}
 }
+
+// endWriter counts the events written to it; once armed, each write fails.
+type endWriter struct {
+	events atomic.Int64
+	armed  atomic.Bool
+}
+
+func (w *endWriter) Write(p []byte) (int, error) {
+	if w.armed.Load() {
+		return 0, errors.New("connection reset")
+	}
+	if bytes.Contains(p, []byte("data:")) {
+		w.events.Add(1)
+	}
+	return len(p), nil
+}
+func (*endWriter) Flush() error { return nil }
+
+// TestHubSubscriptionEndsWithItsStream checks that a subscription with
+// nothing to send ends as soon as its stream does, however the stream
+// ends: its context, a heartbeat that cannot be written (on the timer's
+// goroutine, not the subscriber's), its lifetime. The subscriber waits on
+// its queue alone, which the stream signals when it ends; an event is
+// written first, so that the subscriber waits when the stream ends.
+func TestHubSubscriptionEndsWithItsStream(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		end  func(cancel context.CancelFunc, w *endWriter)
+		want error
+	}{
+		{"context", []Option{WithHeartbeat(0)}, func(cancel context.CancelFunc, _ *endWriter) { cancel() }, context.Canceled},
+		{"heartbeat fails", []Option{WithHeartbeat(time.Millisecond)}, func(_ context.CancelFunc, w *endWriter) { w.armed.Store(true) }, ErrClosed},
+		{"lifetime", []Option{WithHeartbeat(0), WithMaxLifetime(200 * time.Millisecond)}, func(context.CancelFunc, *endWriter) {}, ErrMaxLifetime},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hub := newTestHub(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w := &endWriter{}
+			var stream *Stream
+			ended := make(chan error, 1)
+			go func() {
+				ended <- StreamTo(ctx, w, func(s *Stream) error {
+					stream = s
+					return hub.Subscribe(s, "t")
+				}, tt.opts...)
+			}()
+			hubWaitSubscribers(t, hub, 1)
+			hubPublish(t, hub, Event{Data: "x"}, "t")
+			hubWaitUntil(t, "the event written", func() bool { return w.events.Load() == 1 })
+			tt.end(cancel, w)
+			select {
+			case err := <-ended:
+				if err != nil {
+					t.Errorf("StreamTo = %v, want nil (Subscribe returns nil)", err)
+				}
+			case <-time.After(hubWait):
+				t.Fatalf("the subscription outlived its stream by %v", hubWait)
+			}
+			if err := stream.Err(); !errors.Is(err, ErrClosed) || !errors.Is(err, tt.want) {
+				t.Errorf("the stream ended with %v, want ErrClosed and %v", err, tt.want)
+			}
+			if n := hub.Stats().Subscribers; n != 0 {
+				t.Errorf("Subscribers = %d after the subscription ended, want 0", n)
+			}
+		})
+	}
+}
