@@ -1999,7 +1999,8 @@ func (*endWriter) Flush() error { return nil }
 // ends: its context, a heartbeat that cannot be written (on the timer's
 // goroutine, not the subscriber's), its lifetime. The subscriber waits on
 // its queue alone, which the stream signals when it ends; an event is
-// written first, so that the subscriber waits when the stream ends.
+// written first, so that the subscriber is past its first check of the
+// stream and waits when the stream ends.
 func TestHubSubscriptionEndsWithItsStream(t *testing.T) {
 	tests := []struct {
 		name string
@@ -2018,19 +2019,23 @@ func TestHubSubscriptionEndsWithItsStream(t *testing.T) {
 			defer cancel()
 			w := &endWriter{}
 			var stream *Stream
-			ended := make(chan error, 1)
+			var err error
+			var ended atomic.Bool // a lifetime may pass before the event is written, on a slow machine
+			done := make(chan struct{})
 			go func() {
-				ended <- StreamTo(ctx, w, func(s *Stream) error {
+				defer close(done)
+				err = StreamTo(ctx, w, func(s *Stream) error {
 					stream = s
 					return hub.Subscribe(s, "t")
 				}, tt.opts...)
+				ended.Store(true)
 			}()
-			hubWaitSubscribers(t, hub, 1)
+			hubWaitUntil(t, "the subscription", func() bool { return hub.Stats().Subscribers == 1 || ended.Load() })
 			hubPublish(t, hub, Event{Data: "x"}, "t")
-			hubWaitUntil(t, "the event written", func() bool { return w.events.Load() == 1 })
+			hubWaitUntil(t, "the event written", func() bool { return w.events.Load() == 1 || ended.Load() })
 			tt.end(cancel, w)
 			select {
-			case err := <-ended:
+			case <-done:
 				if err != nil {
 					t.Errorf("StreamTo = %v, want nil (Subscribe returns nil)", err)
 				}
