@@ -21,13 +21,13 @@ type IdleResult struct {
 	StackBefore, StackAfter uint64 // goroutine stacks in use, bytes
 	GBefore, GAfter         int    // server goroutines
 
-	Costs   []time.Duration // per publish: send to receipt by the last stream
+	Costs []time.Duration // per publish: send to receipt by the last stream
 	// CPUPerDelivery is the server's CPU time (user and system) while the
 	// publishes were timed, divided by the events delivered: what one
 	// write to one idle stream costs it, clients not counted.
 	CPUPerDelivery time.Duration
-	Missing int64           // publishes × streams − events received
-	Err     string
+	Missing        int64 // publishes × streams − events received
+	Err            string
 }
 
 // PerConnKiB returns the server's resident memory per open stream.
