@@ -37,16 +37,14 @@ type Stream struct {
 	lastID  string
 	out     sink
 	timeout time.Duration // per-write deadline, 0 when off
-	// keepDeadline: the write deadline may stay set between writes (an
-	// HTTP/1.x connection, where nothing else writes while the handler
-	// runs). deadline is then the one in place, renewed only when less
-	// than timeout of it is left; left is set while it stays from a write
-	// that succeeded, and finish clears it.
-	keepDeadline bool
-	deadline     time.Time
-	left         bool
-	beatEvery    time.Duration // heartbeat interval, 0 when off
-	retry        time.Duration // reconnection delay sent first, 0 for none
+	// deadline is the write deadline in place (see sinceStart), when
+	// keepDeadline lets it stay set between writes (an HTTP/1.x
+	// connection, where nothing else writes while the handler runs); it
+	// is renewed only when less than timeout of it is left. left is set
+	// while it stays from a write that succeeded, and finish clears it.
+	deadline  time.Duration
+	beatEvery time.Duration // heartbeat interval, 0 when off
+	retry     time.Duration // reconnection delay sent first, 0 for none
 	// Stop the context.AfterFuncs that end the stream: the parent
 	// context's end, and the server's shutdown (DrainOnShutdown; nil
 	// without it).
@@ -61,21 +59,33 @@ type Stream struct {
 	writing   bool // a write to out is in progress
 	moved     bool // unblock moved the deadline of the write in progress
 	finished  bool
-	timedOut  atomic.Bool     // a write failed after waiting the whole write timeout
-	wakes     []chan struct{} // told when the stream ends (see watchEnd)
+	// keepDeadline and left are the stream's (see deadline), here where
+	// they take no room of their own.
+	keepDeadline bool
+	timedOut     atomic.Bool // a write failed after waiting the whole write timeout
+	left         bool
+	wakes        []chan struct{} // told when the stream ends (see watchEnd)
 
 	mu        sync.Mutex
 	err       error // why the stream ended; nil while it is open
 	writeErr  error // the error of a write that failed on its own (the stream's end did not interrupt it), for the Observer
 	enc       frameEncoder
-	buf       []byte // frame buffer, reused across events
-	lastWrite time.Time
+	buf       []byte        // frame buffer, reused across events
+	lastWrite time.Duration // see sinceStart
 	beat      *time.Timer
 	life      *time.Timer    // ends the stream at its lifetime (WithMaxLifetime); nil when off
 	drain     *time.Timer    // ends the stream within the drain window (DrainOnShutdown); nil until then
 	lifetime  time.Duration  // WithMaxLifetime, 0 when off
 	beats     sync.WaitGroup // one count per armed or running heartbeat or lifetime timer
 }
+
+// loaded is when the package was loaded. Streams keep the moments they
+// need as durations since then (see sinceStart), on the monotonic clock,
+// in a third of the room of a time.Time. It is never changed.
+var loaded = time.Now()
+
+// sinceStart returns the time since the package was loaded.
+func sinceStart() time.Duration { return time.Since(loaded) }
 
 // maxKeptBuffer bounds the frame buffer a stream keeps between events, so
 // that one large event does not pin its memory for the stream's lifetime.
@@ -596,17 +606,18 @@ func (s *Stream) errLocked() error {
 // [Observer].
 func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 	now := time.Now()
+	at := now.Sub(loaded)
 	switch {
 	case s.timeout <= 0:
 	case !s.keepDeadline:
 		if err := s.out.SetWriteDeadline(now.Add(s.timeout)); err != nil {
 			return s.failLocked(err)
 		}
-	case s.deadline.Sub(now) < s.timeout:
+	case s.deadline-at < s.timeout:
 		// A quarter more than the timeout, so that the writes of the next
 		// quarter find at least the timeout left and need not set one.
-		s.deadline = now.Add(s.timeout + s.timeout/4)
-		if err := s.out.SetWriteDeadline(s.deadline); err != nil {
+		s.deadline = at + s.timeout + s.timeout/4
+		if err := s.out.SetWriteDeadline(now.Add(s.timeout + s.timeout/4)); err != nil {
 			return s.failLocked(err)
 		}
 	}
@@ -654,9 +665,9 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 		if err := s.out.SetWriteDeadline(time.Time{}); err != nil {
 			return s.failLocked(err)
 		}
-		s.left, s.deadline = false, time.Time{}
+		s.left, s.deadline = false, 0
 	}
-	s.lastWrite = now
+	s.lastWrite = at
 	return nil
 }
 
@@ -734,7 +745,7 @@ func (s *Stream) heartbeat() {
 		return
 	}
 	next := s.beatEvery
-	if idle := time.Since(s.lastWrite); idle < s.beatEvery {
+	if idle := sinceStart() - s.lastWrite; idle < s.beatEvery {
 		next -= idle
 	} else if s.writeLocked(heartbeat, heartbeatFrame) != nil {
 		return
