@@ -37,11 +37,11 @@ type Stream struct {
 	lastID  string
 	out     sink
 	timeout time.Duration // per-write deadline, 0 when off
-	// deadline is the write deadline in place (see sinceStart), when
+	// deadline is the write deadline in place (see loaded), when
 	// keepDeadline lets it stay set between writes (an HTTP/1.x
 	// connection, where nothing else writes while the handler runs); it
-	// is renewed only when less than timeout of it is left. left is set
-	// while it stays from a write that succeeded, and finish clears it.
+	// is renewed only when less than timeout of it is left. It is 0 when
+	// no deadline stays from a write that succeeded; else finish clears it.
 	deadline  time.Duration
 	beatEvery time.Duration // heartbeat interval, 0 when off
 	retry     time.Duration // reconnection delay sent first, 0 for none
@@ -59,11 +59,10 @@ type Stream struct {
 	writing   bool // a write to out is in progress
 	moved     bool // unblock moved the deadline of the write in progress
 	finished  bool
-	// keepDeadline and left are the stream's (see deadline), here where
-	// they take no room of their own.
+	// keepDeadline is the stream's (see deadline), here where it takes no
+	// room of its own.
 	keepDeadline bool
-	timedOut     atomic.Bool // a write failed after waiting the whole write timeout
-	left         bool
+	timedOut     atomic.Bool     // a write failed after waiting the whole write timeout
 	wakes        []chan struct{} // told when the stream ends (see watchEnd)
 
 	mu        sync.Mutex
@@ -71,7 +70,7 @@ type Stream struct {
 	writeErr  error // the error of a write that failed on its own (the stream's end did not interrupt it), for the Observer
 	enc       frameEncoder
 	buf       []byte        // frame buffer, reused across events
-	lastWrite time.Duration // see sinceStart
+	lastWrite time.Duration // see loaded
 	beat      *time.Timer
 	life      *time.Timer    // ends the stream at its lifetime (WithMaxLifetime); nil when off
 	drain     *time.Timer    // ends the stream within the drain window (DrainOnShutdown); nil until then
@@ -80,12 +79,9 @@ type Stream struct {
 }
 
 // loaded is when the package was loaded. Streams keep the moments they
-// need as durations since then (see sinceStart), on the monotonic clock,
-// in a third of the room of a time.Time. It is never changed.
+// need as durations since then, on the monotonic clock, in a third of the
+// room of a time.Time. It is never changed.
 var loaded = time.Now()
-
-// sinceStart returns the time since the package was loaded.
-func sinceStart() time.Duration { return time.Since(loaded) }
 
 // maxKeptBuffer bounds the frame buffer a stream keeps between events, so
 // that one large event does not pin its memory for the stream's lifetime.
@@ -470,7 +466,7 @@ func (s *Stream) finish() {
 	if s.err == nil {
 		s.err = ErrClosed
 	}
-	clearDeadline := s.left // nothing writes from now on
+	clearDeadline := s.deadline != 0 // nothing writes from now on
 	s.mu.Unlock()
 	if s.beat != nil && s.beat.Stop() {
 		s.beats.Done()
@@ -616,10 +612,11 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 	case s.deadline-at < s.timeout:
 		// A quarter more than the timeout, so that the writes of the next
 		// quarter find at least the timeout left and need not set one.
-		s.deadline = at + s.timeout + s.timeout/4
-		if err := s.out.SetWriteDeadline(now.Add(s.timeout + s.timeout/4)); err != nil {
+		renewed := s.timeout + s.timeout/4
+		if err := s.out.SetWriteDeadline(now.Add(renewed)); err != nil {
 			return s.failLocked(err)
 		}
+		s.deadline = at + renewed
 	}
 	s.unblockMu.Lock()
 	err := s.errLocked()
@@ -637,7 +634,7 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 		s.observeWrite(events, frames, now, err)
 	}
 	if err != nil {
-		s.left = false // the deadline stays, so that nothing waits on a client that does not read
+		s.deadline = 0 // the deadline stays, so that nothing waits on a client that does not read
 		// Only the deadline fails a write that waited the whole timeout,
 		// since the stream's end moves the deadline earlier (see
 		// [Stream.unblock]).
@@ -650,22 +647,19 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 		}
 		return s.failLocked(err)
 	}
-	switch {
-	case s.keepDeadline && !moved:
-		// On HTTP/1.x a deadline that passes while nothing is written does
-		// no harm, and the next write renews it if it must: setting and
-		// clearing it around every write would cost more than the write's
-		// own work on an idle stream. finish clears it, for what the
-		// server writes after the handler.
-		s.left = s.timeout > 0
-	case s.timeout > 0 || moved:
+	// On HTTP/1.x a deadline that passes while nothing is written does no
+	// harm, and the next write renews it if it must: setting and clearing
+	// it around every write would cost more than the write's own work on
+	// an idle stream. finish clears it, for what the server writes after
+	// the handler.
+	if !s.keepDeadline && s.timeout > 0 || moved {
 		// Clear the deadline: HTTP/2 resets a stream whose deadline passes
 		// even while nothing is being written, which would kill an idle
 		// but healthy stream.
 		if err := s.out.SetWriteDeadline(time.Time{}); err != nil {
 			return s.failLocked(err)
 		}
-		s.left, s.deadline = false, 0
+		s.deadline = 0
 	}
 	s.lastWrite = at
 	return nil
@@ -745,7 +739,7 @@ func (s *Stream) heartbeat() {
 		return
 	}
 	next := s.beatEvery
-	if idle := sinceStart() - s.lastWrite; idle < s.beatEvery {
+	if idle := time.Since(loaded) - s.lastWrite; idle < s.beatEvery {
 		next -= idle
 	} else if s.writeLocked(heartbeat, heartbeatFrame) != nil {
 		return
