@@ -158,13 +158,7 @@ type fanItem struct {
 // backend's Publish says what its errors mean; the event reaches the
 // subscribers shortly after it returns.
 func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
-	if len(topics) == 0 {
-		return ErrNoTopic
-	}
-	if h.closed() {
-		return ErrHubClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := h.canPublish(ctx, topics); err != nil {
 		return err
 	}
 	msg, err := newMessage(ev, topics)
@@ -192,13 +186,7 @@ func (h *Hub) Publish(ctx context.Context, ev Event, topics ...string) error {
 // the round trip, which on a busy server is slowed further by the
 // goroutines ahead of it.
 func (h *Hub) PublishBatch(ctx context.Context, events []Event, topics ...string) (int, error) {
-	if len(topics) == 0 {
-		return 0, ErrNoTopic
-	}
-	if h.closed() {
-		return 0, ErrHubClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := h.canPublish(ctx, topics); err != nil {
 		return 0, err
 	}
 	msgs := make([]Message, len(events))
@@ -218,6 +206,17 @@ func (h *Hub) PublishBatch(ctx context.Context, events []Event, topics ...string
 		}
 	}
 	return len(msgs), nil
+}
+
+// canPublish returns why nothing can be published to topics now, or nil.
+func (h *Hub) canPublish(ctx context.Context, topics []string) error {
+	if len(topics) == 0 {
+		return ErrNoTopic
+	}
+	if h.closed() {
+		return ErrHubClosed
+	}
+	return ctx.Err()
 }
 
 // newMessage validates ev and turns its payload into text, so that a

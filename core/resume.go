@@ -1,5 +1,7 @@
 package sse
 
+import "slices"
+
 // A client may resume on a hub whose backend's listener has not yet
 // reached the client's Last-Event-ID: on another server sharing the log,
 // the client saw events that this hub's fan-out has not delivered yet.
@@ -74,11 +76,8 @@ func (h *Hub) endWait(sub *subscriber) {
 		return
 	}
 	subs := h.awaiting[sub.awaitID]
-	for i, s := range subs {
-		if s == sub {
-			subs = append(subs[:i], subs[i+1:]...)
-			break
-		}
+	if i := slices.Index(subs, sub); i >= 0 {
+		subs = slices.Delete(subs, i, i+1)
 	}
 	if len(subs) == 0 {
 		delete(h.awaiting, sub.awaitID)
