@@ -59,9 +59,6 @@ var (
 // cannot hold (a NUL byte, a topic that is not UTF-8), returns its error
 // before the database is asked.
 func (b *Backend) Publish(ctx context.Context, msg sse.Message) error {
-	if err := msg.Validate(); err != nil {
-		return fmt.Errorf("ssepg: publish: %w", err)
-	}
 	args, err := rowArgs(&msg)
 	if err != nil {
 		return fmt.Errorf("ssepg: publish: %w", err)
@@ -86,15 +83,11 @@ const maxBatch = 1000
 func (b *Backend) PublishBatch(ctx context.Context, msgs []sse.Message) (int, error) {
 	args := make([]any, 0, 6*len(msgs))
 	for i := range msgs {
-		err := msgs[i].Validate()
-		if err == nil {
-			var row []any
-			row, err = rowArgs(&msgs[i])
-			args = append(args, row...)
-		}
+		row, err := rowArgs(&msgs[i])
 		if err != nil {
 			return 0, fmt.Errorf("ssepg: publish: message %d of the batch: %w", i, err)
 		}
+		args = append(args, row...)
 	}
 	for n := 0; n < len(msgs); n += maxBatch {
 		rows := min(maxBatch, len(msgs)-n)
@@ -214,9 +207,6 @@ func (b *Backend) prepare(ev sse.Event, topics []string) (string, []any, error) 
 	}
 	ev.Bytes, ev.JSON = nil, nil
 	msg := sse.Message{ID: ev.ID, Topics: topics, Event: ev}
-	if err := msg.Validate(); err != nil {
-		return "", nil, fmt.Errorf("ssepg: publish: %w", err)
-	}
 	args, err := rowArgs(&msg)
 	if err != nil {
 		return "", nil, fmt.Errorf("ssepg: publish: %w", err)
@@ -239,10 +229,14 @@ func (b *Backend) insert(rows int) string {
 	return query.String()
 }
 
-// rowArgs returns the values of the row of msg (validated), or an error
-// if PostgreSQL text cannot hold them. The topics go as one array
-// literal, so that every argument is a plain value any driver takes.
+// rowArgs returns the values of the row of msg, or an error if
+// [sse.Message.Validate] refuses it or PostgreSQL text cannot hold it.
+// The topics go as one array literal, so that every argument is a plain
+// value any driver takes.
 func rowArgs(msg *sse.Message) ([]any, error) {
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
 	ev := &msg.Event
 	for _, s := range []string{ev.Type, ev.Data, ev.Comment} {
 		if strings.IndexByte(s, 0) >= 0 {
