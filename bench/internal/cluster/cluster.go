@@ -2,13 +2,10 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -183,16 +180,9 @@ func (g *rig) arm(base, n int) error {
 // publish makes server i publish n events of size bytes numbered from
 // seq0 at rate events/s (0: unpaced), and waits until it has.
 func (g *rig) publish(ctx context.Context, i, n, size int, rate float64, seq0 int) (server.PublishResult, error) {
-	q := url.Values{}
-	q.Set("n", strconv.Itoa(n))
-	q.Set("size", strconv.Itoa(size))
-	q.Set("rate", strconv.FormatFloat(rate, 'f', -1, 64))
-	q.Set("seq0", strconv.Itoa(seq0))
-	if g.batch > 1 {
-		q.Set("batch", strconv.Itoa(g.batch))
-	}
-	var res server.PublishResult
-	err := g.do(ctx, http.MethodPost, "http://"+g.servers[i].Addr+"/publish?"+q.Encode(), &res)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	res, err := g.control(i).Publish(ctx, n, size, rate, seq0, g.batch)
 	if err == nil && res.Err != "" {
 		err = fmt.Errorf("server: %s after %d events", res.Err, res.Published)
 	}
@@ -202,31 +192,13 @@ func (g *rig) publish(ctx context.Context, i, n, size int, rate float64, seq0 in
 // stats asks server i for its stats, after a GC that returns free memory
 // to the OS if gc is set.
 func (g *rig) stats(ctx context.Context, i int, gc bool) (server.Stats, error) {
-	u := "http://" + g.servers[i].Addr + "/stats"
-	if gc {
-		u += "?gc=1"
-	}
-	var st server.Stats
-	err := g.do(ctx, http.MethodGet, u, &st)
-	return st, err
-}
-
-func (g *rig) do(ctx context.Context, method, u string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := g.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %s", method, u, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return g.control(i).Stats(ctx, gc)
+}
+
+func (g *rig) control(i int) server.Control {
+	return server.Control{Base: "http://" + g.servers[i].Addr, HC: g.hc}
 }
 
 // prime publishes primer events (number -1) on server 0 every 200 ms

@@ -276,8 +276,8 @@ func (r *Runner) Drain(ctx context.Context, impl string, spec DrainSpec) (res Dr
 	go func() {
 		sctx, cancel := context.WithTimeout(ctx, spec.Window+time.Minute)
 		defer cancel()
-		var out server.ShutdownResult
-		if err := ctl1.do(sctx, http.MethodPost, ctl1.base+"/shutdown", &out); err != nil {
+		out, err := server.Control{Base: ctl1.base, HC: ctl1.hc}.Shutdown(sctx)
+		if err != nil {
 			out.Err = err.Error()
 		}
 		shutDone <- out
