@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventwire/sse/bench/internal/load"
 	"github.com/eventwire/sse/bench/internal/server"
 	"github.com/eventwire/sse/bench/internal/services"
 )
@@ -41,7 +42,7 @@ func (r *Runner) logf(format string, args ...any) {
 type rig struct {
 	r       *Runner
 	redis   *services.Redis
-	servers []*serverProc
+	servers []*load.Child
 	agents  []*agent
 	hc      *http.Client
 	batch   int // events per publish call, see BroadcastSpec.Batch
@@ -63,7 +64,7 @@ func (r *Runner) newRig(ctx context.Context, redis bool, n, agents int) (*rig, e
 		env = []string{server.RedisURLEnv + "=" + rd.URL()}
 	}
 	for range n {
-		s, err := startServer(r.Exe, impl, env)
+		s, err := load.StartChild(ctx, r.Exe, impl, env)
 		if err != nil {
 			g.stop()
 			return nil, err
@@ -249,13 +250,13 @@ type cpu struct {
 func (g *rig) cpu() cpu {
 	c := cpu{at: time.Now()}
 	if g.redis != nil {
-		c.redis = cpuTime(g.redis.Pid())
+		c.redis = load.ProcessCPU(g.redis.Pid())
 	}
 	for _, s := range g.servers {
-		c.servers = append(c.servers, cpuTime(s.Pid))
+		c.servers = append(c.servers, load.ProcessCPU(s.Pid))
 	}
 	for _, a := range g.agents {
-		c.agents = append(c.agents, cpuTime(a.Pid))
+		c.agents = append(c.agents, load.ProcessCPU(a.Pid))
 	}
 	return c
 }

@@ -99,6 +99,16 @@ func schedCPU(pid int) (time.Duration, bool) {
 	return total, total > 0
 }
 
+// ProcessCPU returns the CPU time (user and system) that process pid has
+// used itself, or -1 if it cannot be read.
+func ProcessCPU(pid int) time.Duration {
+	own, _, ok := procCPU(pid)
+	if !ok {
+		return -1
+	}
+	return own
+}
+
 // procParent returns the parent's PID, or -1.
 func procParent(pid int) int {
 	f := statFields(pid)
