@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eventwire/sse/bench/internal/load"
 )
 
 // CeilingSpec is scenario R3: Servers servers listen to one Redis, with
@@ -78,7 +80,7 @@ func (r *Runner) Ceiling(ctx context.Context, spec CeilingSpec) CeilingResult {
 		if err != nil || s.P99 > time.Second || s.Lost > 0 || s.Stalled {
 			break
 		}
-		if err := sleep(ctx, 2*time.Second); err != nil {
+		if err := load.Sleep(ctx, 2*time.Second); err != nil {
 			break
 		}
 	}

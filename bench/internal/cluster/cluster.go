@@ -221,22 +221,11 @@ func (g *rig) prime(ctx context.Context, within time.Duration) error {
 		if _, err := g.publish(ctx, 0, 1, 32, 0, -1); err != nil {
 			return fmt.Errorf("primer: %w", err)
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := load.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}
-	return sleep(ctx, 500*time.Millisecond)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return load.Sleep(ctx, 500*time.Millisecond)
 }
 
 // cpu is the CPU time used so far by each process of the rig.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eventwire/sse/bench/internal/load"
 )
 
 // IdleSpec is scenario R2: for each size, servers sharing one Redis with
@@ -123,7 +125,7 @@ func (r *Runner) idle(ctx context.Context, sz idleSize, publishes int) (res Idle
 	}
 	res.Connect = time.Since(start)
 	r.logf("  %d streams connected and subscribed in %v (%d failed)", st.Readers, res.Connect.Round(time.Millisecond), st.Failed)
-	if err := sleep(ctx, time.Second); err != nil {
+	if err := load.Sleep(ctx, time.Second); err != nil {
 		res.Err = err.Error()
 		return res
 	}
@@ -149,7 +151,7 @@ func (r *Runner) idle(ctx context.Context, sz idleSize, publishes int) (res Idle
 		res.ClientRSSKiB = s.Clients.RSSKiB
 		res.ToLast = append(res.ToLast, s.ToLast[0])
 		res.Missing += s.Expected - s.Delivered
-		if err := sleep(ctx, 300*time.Millisecond); err != nil {
+		if err := load.Sleep(ctx, 300*time.Millisecond); err != nil {
 			break
 		}
 	}

@@ -53,7 +53,7 @@ func (r *Runner) Churn(ctx context.Context, impl string, cycles, conc int) (res 
 		ctl.publish(pctx, 100*600, 64, 100, 0) //nolint:errcheck // canceled at the end
 	}()
 	defer func() { stopPublishing(); <-published }()
-	if err := sleep(ctx, 300*time.Millisecond); err != nil {
+	if err := Sleep(ctx, 300*time.Millisecond); err != nil {
 		res.Err = err.Error()
 		return res
 	}

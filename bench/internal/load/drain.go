@@ -247,12 +247,12 @@ func (r *Runner) Drain(ctx context.Context, impl string, spec DrainSpec) (res Dr
 		if err != nil {
 			r.logf("  primer publish: %v", err)
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := Sleep(ctx, 100*time.Millisecond); err != nil {
 			res.Err = err.Error()
 			return res
 		}
 	}
-	if err := sleep(ctx, 500*time.Millisecond); err != nil {
+	if err := Sleep(ctx, 500*time.Millisecond); err != nil {
 		res.Err = err.Error()
 		return res
 	}
@@ -265,7 +265,7 @@ func (r *Runner) Drain(ctx context.Context, impl string, spec DrainSpec) (res Dr
 		}
 		pubDone <- out
 	}()
-	if err := sleep(ctx, spec.Before); err != nil {
+	if err := Sleep(ctx, spec.Before); err != nil {
 		res.Err = err.Error()
 		return res
 	}

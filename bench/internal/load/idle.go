@@ -85,7 +85,7 @@ func (r *Runner) Idle(ctx context.Context, impl string, clients, publishes int) 
 		res.Err = err.Error()
 		return res
 	}
-	if err := sleep(ctx, time.Second); err != nil {
+	if err := Sleep(ctx, time.Second); err != nil {
 		res.Err = err.Error()
 		return res
 	}
@@ -96,7 +96,7 @@ func (r *Runner) Idle(ctx context.Context, impl string, clients, publishes int) 
 	}
 	res.RSSAfter, res.HeapAfter, res.GAfter = after.RSSKiB, after.HeapInuse, after.Goroutines
 	res.StackAfter = after.StackInuse
-	if err := sleep(ctx, 500*time.Millisecond); err != nil {
+	if err := Sleep(ctx, 500*time.Millisecond); err != nil {
 		res.Err = err.Error()
 		return res
 	}
@@ -116,7 +116,7 @@ func (r *Runner) Idle(ctx context.Context, impl string, clients, publishes int) 
 		for f.Received() < want && time.Now().Before(deadline) && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := Sleep(ctx, 200*time.Millisecond); err != nil {
 			break
 		}
 	}

@@ -116,7 +116,7 @@ func (r *Runner) Latest(ctx context.Context, impl string, spec LatestSpec) (res 
 	sctx, stopSampling := context.WithCancel(ctx)
 	go func() {
 		defer close(sampled)
-		for sleep(sctx, 250*time.Millisecond) == nil {
+		for Sleep(sctx, 250*time.Millisecond) == nil {
 			st, err := ctl.stats(sctx, false)
 			if err != nil {
 				continue
@@ -306,7 +306,7 @@ func (r *Runner) primeSlow(ctx context.Context, ctl *control, slow []*slowReader
 			if err != nil {
 				return err
 			}
-			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			if err := Sleep(ctx, 100*time.Millisecond); err != nil {
 				return err
 			}
 		}

@@ -70,17 +70,18 @@ func (r *Runner) prime(ctx context.Context, ctl *control, f *Fleet, within time.
 		if err != nil && ctx.Err() == nil && time.Now().Before(deadline) {
 			r.logf("  primer publish: %v", err)
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}
 	if f.Ended() > 0 {
 		return fmt.Errorf("%d of %d streams ended before the run", f.Ended(), f.Readers())
 	}
-	return sleep(ctx, 300*time.Millisecond)
+	return Sleep(ctx, 300*time.Millisecond)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends, and returns ctx's error then.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
