@@ -59,7 +59,7 @@ type Hub struct {
 	backend Backend
 
 	mu     sync.RWMutex
-	topics map[string]map[*subscriber]struct{}
+	topics map[string]*members
 	all    map[*subscriber]struct{}
 	subs   sync.WaitGroup
 	done   chan struct{} // closed by Shutdown
@@ -104,7 +104,7 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 	h := &Hub{
 		cfg:     cfg,
 		backend: cfg.backend,
-		topics:  make(map[string]map[*subscriber]struct{}),
+		topics:  make(map[string]*members),
 		all:     make(map[*subscriber]struct{}),
 		done:    make(chan struct{}),
 		fan:     make(chan fanItem, fanQueue),
@@ -297,17 +297,56 @@ func (h *Hub) add(sub *subscriber) bool {
 	// sends those the client missed, the fan-out skips them for sub.
 	h.joinLive(sub)
 	for _, t := range sub.distinct {
-		set := h.topics[t]
-		if set == nil {
-			set = make(map[*subscriber]struct{})
-			h.topics[t] = set
+		m := h.topics[t]
+		if m == nil {
+			m = &members{at: make(map[*subscriber]int)}
+			h.topics[t] = m
 		}
-		set[sub] = struct{}{}
+		m.add(sub)
 	}
 	h.all[sub] = struct{}{}
 	h.subs.Add(1)
 	h.nsubs.Add(1)
 	return true
+}
+
+// members is a topic's subscribers in the order they joined. The fan-out
+// visits them in that order, which is near the order their memory was
+// allocated in (the subscriber, its stream, their goroutine and its
+// stack): consecutive visits share pages and cache lines. In a map's
+// random order each visit would miss them, and at tens of thousands of
+// streams such misses would be most of what a delivery costs.
+type members struct {
+	order []*subscriber       // nil where one left
+	at    map[*subscriber]int // each one's place in order
+}
+
+func (m *members) add(sub *subscriber) {
+	m.at[sub] = len(m.order)
+	m.order = append(m.order, sub)
+}
+
+// remove takes sub out, and closes the gaps once they outnumber the
+// members, so that a visit costs at most twice the members.
+func (m *members) remove(sub *subscriber) {
+	i, ok := m.at[sub]
+	if !ok {
+		return
+	}
+	delete(m.at, sub)
+	m.order[i] = nil
+	if len(m.order) <= 2*len(m.at) {
+		return
+	}
+	n := 0
+	for _, sub := range m.order {
+		if sub != nil {
+			m.order[n], m.at[sub] = sub, n
+			n++
+		}
+	}
+	clear(m.order[n:])
+	m.order = m.order[:n]
 }
 
 // remove takes sub out of the hub, once: when its subscription ends, or
@@ -322,8 +361,8 @@ func (h *Hub) remove(sub *subscriber) {
 	h.endWait(sub)
 	delete(h.all, sub)
 	for _, t := range sub.distinct {
-		delete(h.topics[t], sub)
-		if len(h.topics[t]) == 0 {
+		m := h.topics[t]
+		if m.remove(sub); len(m.at) == 0 {
 			delete(h.topics, t)
 		}
 	}
@@ -566,7 +605,14 @@ func (fo *fanOut) run(h *Hub, items []fanItem) (slow []*subscriber) {
 	queued := 0 // for the Observer
 	h.mu.RLock()
 	for _, t := range fo.order {
-		for sub := range h.topics[t] {
+		m := h.topics[t]
+		if m == nil {
+			continue
+		}
+		for _, sub := range m.order {
+			if sub == nil { // one that left
+				continue
+			}
 			var frames []*frame
 			switch {
 			case sub.set == nil && sub.joined < first:

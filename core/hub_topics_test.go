@@ -136,3 +136,42 @@ func TestHubMaxTopics(t *testing.T) {
 		})
 	}
 }
+
+// A topic's members are visited in the order they joined, whoever left in
+// between, and the gaps that leaving makes never outnumber the members.
+func TestMembersKeepJoinOrder(t *testing.T) {
+	m := &members{at: make(map[*subscriber]int)}
+	subs := make([]*subscriber, 100)
+	for i := range subs {
+		subs[i] = &subscriber{}
+		m.add(subs[i])
+	}
+	var want []*subscriber
+	for i, sub := range subs {
+		if i%10 == 0 { // ten stay
+			want = append(want, sub)
+			continue
+		}
+		m.remove(sub)
+		m.remove(sub) // a second time changes nothing
+		if len(m.order) > 2*len(m.at) {
+			t.Fatalf("after %d left: %d places for %d members", i, len(m.order), len(m.at))
+		}
+	}
+	late := &subscriber{}
+	m.add(late)
+	want = append(want, late)
+	var got []*subscriber
+	for i, sub := range m.order {
+		if sub == nil {
+			continue
+		}
+		if m.at[sub] != i {
+			t.Fatalf("member at %d is recorded at %d", i, m.at[sub])
+		}
+		got = append(got, sub)
+	}
+	if !slices.Equal(got, want) || len(m.at) != len(want) {
+		t.Fatalf("visited %d members, want the %d that stayed and the late one, in join order", len(got), len(want))
+	}
+}
