@@ -235,8 +235,9 @@ const heartbeat = -1
 
 // observeWrite tells the Observer of a write of frames holding events
 // (or a heartbeat) that started at start and ended with err.
-func (s *Stream) observeWrite(events int, frames [][]byte, start time.Time, err error) {
-	w := Write{Events: events, Duration: time.Since(start), Err: err}
+// start is when the write started (see loaded).
+func (s *Stream) observeWrite(events int, frames [][]byte, start time.Duration, err error) {
+	w := Write{Events: events, Duration: time.Since(loaded) - start, Err: err}
 	if events == heartbeat {
 		w.Events, w.Heartbeat = 0, true
 	}

@@ -31,25 +31,22 @@ type FlushWriter interface {
 // concurrent use; each event is written and flushed as one piece, so events
 // from several goroutines never interleave.
 type Stream struct {
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	req     *http.Request
-	lastID  string
-	out     sink
-	timeout time.Duration // per-write deadline, 0 when off
+	// What every write reads comes first, within 128 bytes: past a few
+	// thousand streams, each cache line of a stream's state that a
+	// delivery reads is likely a miss.
+	mu        sync.Mutex
+	err       error // why the stream ended; nil while it is open
+	out       sink
+	web       httpSink      // out, for a response: in the stream's own memory
+	timeout   time.Duration // per-write deadline, 0 when off
+	lastWrite time.Duration // see loaded
 	// deadline is the write deadline in place (see loaded), when
 	// keepDeadline lets it stay set between writes (an HTTP/1.x
 	// connection, where nothing else writes while the handler runs); it
 	// is renewed only when less than timeout of it is left. It is 0 when
 	// no deadline stays from a write that succeeded; else finish clears it.
-	deadline  time.Duration
-	beatEvery time.Duration // heartbeat interval, 0 when off
-	retry     time.Duration // reconnection delay sent first, 0 for none
-	// Stop the context.AfterFuncs that end the stream: the parent
-	// context's end, and the server's shutdown (DrainOnShutdown; nil
-	// without it).
-	stopParent, stopDrain func() bool
-	obs                   *Observer // nil: none (WithObserver)
+	deadline time.Duration
+	obs      *Observer // nil: none (WithObserver)
 
 	// unblockMu orders unblock, which runs on a goroutine of its own, with
 	// each write and with the end of the stream: unblock moves the
@@ -62,20 +59,33 @@ type Stream struct {
 	// keepDeadline is the stream's (see deadline), here where it takes no
 	// room of its own.
 	keepDeadline bool
-	timedOut     atomic.Bool     // a write failed after waiting the whole write timeout
-	wakes        []chan struct{} // told when the stream ends (see watchEnd)
+	timedOut     atomic.Bool // a write failed after waiting the whole write timeout
+	// ended is set once the context has ended from outside: by abort at
+	// once, by parentEnded soon after the parent's end. Writes read it
+	// instead of the context, which is memory of its own (see
+	// checkLocked).
+	ended atomic.Bool
+	wakes []chan struct{} // told when the stream ends (see watchEnd)
 
-	mu        sync.Mutex
-	err       error // why the stream ended; nil while it is open
-	writeErr  error // the error of a write that failed on its own (the stream's end did not interrupt it), for the Observer
-	enc       frameEncoder
-	buf       []byte        // frame buffer, reused across events
-	lastWrite time.Duration // see loaded
-	beat      *time.Timer
-	life      *time.Timer    // ends the stream at its lifetime (WithMaxLifetime); nil when off
-	drain     *time.Timer    // ends the stream within the drain window (DrainOnShutdown); nil until then
-	lifetime  time.Duration  // WithMaxLifetime, 0 when off
-	beats     sync.WaitGroup // one count per armed or running heartbeat or lifetime timer
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	req       *http.Request
+	lastID    string
+	beatEvery time.Duration // heartbeat interval, 0 when off
+	retry     time.Duration // reconnection delay sent first, 0 for none
+	// Stop the context.AfterFuncs that end the stream: the parent
+	// context's end, and the server's shutdown (DrainOnShutdown; nil
+	// without it).
+	stopParent, stopDrain func() bool
+
+	writeErr error // the error of a write that failed on its own (the stream's end did not interrupt it), for the Observer
+	enc      frameEncoder
+	buf      []byte // frame buffer, reused across events
+	beat     *time.Timer
+	life     *time.Timer    // ends the stream at its lifetime (WithMaxLifetime); nil when off
+	drain    *time.Timer    // ends the stream within the drain window (DrainOnShutdown); nil until then
+	lifetime time.Duration  // WithMaxLifetime, 0 when off
+	beats    sync.WaitGroup // one count per armed or running heartbeat or lifetime timer
 }
 
 // loaded is when the package was loaded. Streams keep the moments they
@@ -98,13 +108,15 @@ type sink interface {
 	SetWriteDeadline(time.Time) error
 }
 
+// httpSink is a response writer with its controller.
 type httpSink struct {
-	http.ResponseWriter
-	rc *http.ResponseController
+	w  http.ResponseWriter
+	rc http.ResponseController
 }
 
-func (s httpSink) Flush() error                       { return s.rc.Flush() }
-func (s httpSink) SetWriteDeadline(t time.Time) error { return s.rc.SetWriteDeadline(t) }
+func (s *httpSink) Write(p []byte) (int, error)        { return s.w.Write(p) }
+func (s *httpSink) Flush() error                       { return s.rc.Flush() }
+func (s *httpSink) SetWriteDeadline(t time.Time) error { return s.rc.SetWriteDeadline(t) }
 
 type plainSink struct{ FlushWriter }
 
@@ -172,7 +184,9 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 			defer endBody(r, rc)
 		}
 	}
-	s := newStream(r.Context(), httpSink{w, rc}, cfg)
+	s := newStream(r.Context(), nil, cfg)
+	s.web = httpSink{w: w, rc: *rc}
+	s.out = &s.web
 	s.keepDeadline = r.ProtoMajor == 1
 	s.req = r
 	s.lastID = lastEventID(r)
@@ -357,6 +371,7 @@ func (s *Stream) parentEnded() {
 	// The parent ends its children in no set order: this may run before
 	// the stream's context has ended.
 	<-s.ctx.Done()
+	s.ended.Store(true)
 	s.unblock()
 	s.tellEnd()
 }
@@ -585,6 +600,17 @@ func (s *Stream) errLocked() error {
 	return s.err
 }
 
+// checkLocked is errLocked for a write, which need not see the parent
+// context's end before parentEnded does: it reads the stream's own state,
+// not its context. A write that starts in between is cut short by
+// parentEnded's unblock, as one in progress would be.
+func (s *Stream) checkLocked() error {
+	if s.err == nil && s.ended.Load() {
+		return s.errLocked()
+	}
+	return s.err
+}
+
 // writeLocked writes frames (there may be none) and flushes them under one
 // fresh deadline: every byte the stream writes is under the write timeout.
 // Any failure ends the stream: a partly written frame must never be
@@ -601,25 +627,26 @@ func (s *Stream) errLocked() error {
 // events is the number of events in frames, or heartbeat, for the
 // [Observer].
 func (s *Stream) writeLocked(events int, frames ...[]byte) error {
-	now := time.Now()
-	at := now.Sub(loaded)
+	// The monotonic clock alone: one reading of the clock, where
+	// time.Now takes two. The wall clock is read only to set a deadline.
+	at := time.Since(loaded)
 	switch {
 	case s.timeout <= 0:
 	case !s.keepDeadline:
-		if err := s.out.SetWriteDeadline(now.Add(s.timeout)); err != nil {
+		if err := s.out.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
 			return s.failLocked(err)
 		}
 	case s.deadline-at < s.timeout:
 		// A quarter more than the timeout, so that the writes of the next
 		// quarter find at least the timeout left and need not set one.
 		renewed := s.timeout + s.timeout/4
-		if err := s.out.SetWriteDeadline(now.Add(renewed)); err != nil {
+		if err := s.out.SetWriteDeadline(time.Now().Add(renewed)); err != nil {
 			return s.failLocked(err)
 		}
 		s.deadline = at + renewed
 	}
 	s.unblockMu.Lock()
-	err := s.errLocked()
+	err := s.checkLocked()
 	s.writing = err == nil
 	s.unblockMu.Unlock()
 	if err != nil {
@@ -631,14 +658,14 @@ func (s *Stream) writeLocked(events int, frames ...[]byte) error {
 	s.writing, s.moved = false, false
 	s.unblockMu.Unlock()
 	if s.obs.watchesWrites() {
-		s.observeWrite(events, frames, now, err)
+		s.observeWrite(events, frames, at, err)
 	}
 	if err != nil {
 		s.deadline = 0 // the deadline stays, so that nothing waits on a client that does not read
 		// Only the deadline fails a write that waited the whole timeout,
 		// since the stream's end moves the deadline earlier (see
 		// [Stream.unblock]).
-		timedOut := s.timeout > 0 && time.Since(now) >= s.timeout
+		timedOut := s.timeout > 0 && time.Since(loaded)-at >= s.timeout
 		if timedOut {
 			s.timedOut.Store(true)
 		}
@@ -685,7 +712,7 @@ func (s *Stream) writeFrames(frames [][]byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.errLocked(); err != nil {
+	if err := s.checkLocked(); err != nil {
 		return err
 	}
 	return s.writeLocked(len(frames), frames...)
@@ -697,6 +724,7 @@ func (s *Stream) writeFrames(frames [][]byte) error {
 // ended.
 func (s *Stream) abort(cause error) {
 	s.cancel(cause)
+	s.ended.Store(true) // before the lock, for the write it orders with (see writeLocked)
 	s.unblockMu.Lock()
 	defer s.unblockMu.Unlock()
 	s.tellEndLocked()

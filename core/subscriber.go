@@ -40,46 +40,51 @@ func (msg *Message) position() string {
 
 // subscriber is one stream's subscription: a bounded queue that publishers
 // fill and the stream's handler goroutine drains.
+//
+// The fields that every delivery reads, on the fan-out's goroutine and
+// then on the stream's, come first, within 128 bytes (see Stream).
 type subscriber struct {
-	hub    *Hub
-	stream *Stream
-	topics []string      // as given to Subscribe, for the hooks and the log
-	wake   chan struct{} // capacity 1: "the queue has something"
-
-	// The distinct topics, in a set when there are several: whether a
-	// message is for the subscriber costs the same whatever their number.
-	distinct []string
-	set      map[string]struct{} // nil: the one topic is distinct[0]
-
 	mu       sync.Mutex
 	queue    []*frame
-	end      *frame // the EndEvent that ends the stream after the queue; nil: none yet
-	overflow bool   // DisconnectSlow: the queue overflowed
-	dropped  int    // DropOldest, KeepLatest: frames dropped since the last drain
+	end      *frame        // the EndEvent that ends the stream after the queue; nil: none yet
+	wake     chan struct{} // capacity 1: "the queue has something"
+	stream   *Stream
+	hub      *Hub
+	set      map[string]struct{} // the distinct topics when there are several; nil: the one topic is distinct[0]
+	joined   uint64              // set by Hub.add: the number of the last message before it joined
+	dropped  int                 // DropOldest, KeepLatest: frames dropped since the last take
+	overflow bool                // DisconnectSlow: the queue overflowed
+	removed  bool                // guarded by hub.mu: no longer in the hub's sets
+	allKept  bool                // set by Hub.join under WithLatest: every topic keeps its latest events
+	awaiting atomic.Bool         // every frame comes before the Last-Event-ID waited for (see resume.go)
+	reached  atomic.Uint64       // frames numbered up to here come before it
+	// The queue's own room for one frame, which is all an idle stream's
+	// queue ever holds: no array of its own to fetch from memory.
+	one [1]*frame
+
+	topics []string // as given to Subscribe, for the hooks and the log
+	// The distinct topics (see set): whether a message is for the
+	// subscriber costs the same whatever their number.
+	distinct []string
 
 	// KeepLatest: the queue's place of each key's frame, and how many
 	// places hold nil, the frames replaced (see queueLatest).
 	keys  map[string]int
 	holes int
 
-	removed bool   // guarded by hub.mu: no longer in the hub's sets
-	joined  uint64 // set by Hub.add: the number of the last message before it joined
-
 	// A resume on a fan-out that may be behind the Last-Event-ID (see
 	// resume.go): set by Hub.add, ended by Hub.endWait or reach.
-	awaitID   string        // the Last-Event-ID waited for; "": none
-	joinedPos string        // the position of the last message numbered when it joined
-	awaiting  atomic.Bool   // every frame comes before the ID
-	reached   atomic.Uint64 // frames numbered up to here come before it
+	awaitID   string // the Last-Event-ID waited for; "": none
+	joinedPos string // the position of the last message numbered when it joined
 
 	// Set by Hub.join under WithLatest: the latest events of its topics
-	// when it joined, sent first, and whether every topic keeps them.
-	latest  [][]byte
-	allKept bool
+	// when it joined, sent first.
+	latest [][]byte
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
 	sub := &subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
+	sub.queue = sub.one[:0]
 	if len(topics) == 1 {
 		sub.distinct = []string{topics[0]}
 		return sub
@@ -209,8 +214,11 @@ func (sub *subscriber) run() (err error) {
 	if err != nil {
 		return err
 	}
-	var batch []*frame
-	var bufs [][]byte
+	// Room for the one frame an idle stream gets at a time, on the
+	// goroutine's stack rather than in arrays of their own.
+	var batchRoom [1]*frame
+	var bufsRoom [1][]byte
+	batch, bufs := batchRoom[:0], bufsRoom[:0]
 	if err := sub.ended(); err != nil {
 		return err
 	}
@@ -220,14 +228,20 @@ func (sub *subscriber) run() (err error) {
 		// wait most of the time. The stream wakes it when it ends (see
 		// Subscribe), and the hub's shutdown ends the stream.
 		<-sub.wake
-		if err := sub.ended(); err != nil {
-			return err
-		}
 		if err := sub.settle(); err != nil {
 			return err
 		}
 		var end *frame
 		batch, end = sub.take(batch)
+		if len(batch) == 0 && end == nil {
+			// Nothing queued: the stream or the hub may have ended. With
+			// frames to write, the write finds out, and sparing the check
+			// spares every delivery a read of the stream's context.
+			if err := sub.ended(); err != nil {
+				return err
+			}
+			continue
+		}
 		bufs = bufs[:0]
 		for _, f := range batch {
 			if sub.before(f) { // the client had it before it resumed
