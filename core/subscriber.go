@@ -86,7 +86,7 @@ func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
 	sub := &subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
 	sub.queue = sub.one[:0]
 	if len(topics) == 1 {
-		sub.distinct = []string{topics[0]}
+		sub.distinct = topics[:1:1]
 		return sub
 	}
 	sub.set = make(map[string]struct{}, len(topics))
