@@ -100,7 +100,7 @@ func TestHubEndResumed(t *testing.T) {
 func TestHubEndWhateverTheQueue(t *testing.T) {
 	for _, policy := range []SlowPolicy{DropOldest, DisconnectSlow, KeepLatest} {
 		hub := newTestHub(t, WithQueueSize(2), WithSlowPolicy(policy))
-		sub := newSubscriber(hub, nil, []string{"t"})
+		sub := newSubscriber(hub, &Stream{}, []string{"t"})
 		a, b := &frame{pos: "1"}, &frame{pos: "2"}
 		end := &frame{pos: "3", end: true}
 		after := &frame{pos: "4"}
@@ -110,7 +110,7 @@ func TestHubEndWhateverTheQueue(t *testing.T) {
 		if sub.enqueue(after) {
 			t.Fatalf("policy %d: an event after the end overflowed the queue", policy)
 		}
-		queued, last := sub.take(nil)
+		queued, last, _ := sub.take(nil)
 		if !slices.Equal(queued, []*frame{a, b}) || last != end {
 			t.Errorf("policy %d: queue %v then %v; want the two events, then the end", policy, queued, last)
 		}

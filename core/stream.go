@@ -65,6 +65,12 @@ type Stream struct {
 	// instead of the context, which is memory of its own (see
 	// checkLocked).
 	ended atomic.Bool
+
+	// The stream's first hub subscription, right after what a write reads:
+	// a delivery reads both, and in one allocation they share pages.
+	sub     subscriber
+	subUsed atomic.Bool
+
 	wakes []chan struct{} // told when the stream ends (see watchEnd)
 
 	ctx       context.Context
@@ -184,8 +190,8 @@ func serve(w http.ResponseWriter, r *http.Request, fn StreamFunc, cfg config) er
 			defer endBody(r, rc)
 		}
 	}
-	s := newStream(r.Context(), nil, cfg)
-	s.web = httpSink{w: w, rc: *rc}
+	s := newStream(r.Context(), cfg)
+	s.web = httpSink{w: w, rc: *rc} // a controller holds only the writer: its copy is the same
 	s.out = &s.web
 	s.keepDeadline = r.ProtoMajor == 1
 	s.req = r
@@ -307,7 +313,9 @@ func StreamTo(ctx context.Context, w FlushWriter, fn StreamFunc, opts ...Option)
 		return errNilFunc
 	}
 	cfg := newConfig(opts)
-	return newStream(ctx, plainSink{w}, cfg).runReported(fn, nil, cfg)
+	s := newStream(ctx, cfg)
+	s.out = plainSink{w}
+	return s.runReported(fn, nil, cfg)
 }
 
 // Handler returns an http.Handler that serves every request with [Serve].
@@ -346,12 +354,12 @@ func (s *Stream) runReported(fn StreamFunc, writeHeader func(), cfg config) erro
 	return err
 }
 
-func newStream(parent context.Context, out sink, cfg config) *Stream {
+// newStream returns a stream of parent's; the caller sets its out.
+func newStream(parent context.Context, cfg config) *Stream {
 	ctx, cancel := context.WithCancelCause(parent)
 	s := &Stream{
 		ctx:       ctx,
 		cancel:    cancel,
-		out:       out,
 		timeout:   cfg.writeTimeout,
 		beatEvery: cfg.heartbeat,
 		retry:     cfg.retry,
@@ -364,6 +372,15 @@ func newStream(parent context.Context, out sink, cfg config) *Stream {
 	// of children of its own.
 	s.stopParent = context.AfterFunc(parent, s.parentEnded)
 	return s
+}
+
+// subscriberRoom returns the room for the stream's first subscription,
+// or new room for another.
+func (s *Stream) subscriberRoom() *subscriber {
+	if s.subUsed.CompareAndSwap(false, true) {
+		return &s.sub
+	}
+	return new(subscriber)
 }
 
 // parentEnded runs once the context the stream was made with has ended.

@@ -83,7 +83,8 @@ type subscriber struct {
 }
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
-	sub := &subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
+	sub := s.subscriberRoom()
+	*sub = subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
 	sub.queue = sub.one[:0]
 	if len(topics) == 1 {
 		sub.distinct = topics[:1:1]
@@ -165,8 +166,8 @@ func (sub *subscriber) depth() int {
 }
 
 // take empties the queue into batch, and returns the EndEvent that comes
-// after it, if any.
-func (sub *subscriber) take(batch []*frame) ([]*frame, *frame) {
+// after it, if any, and whether settle has something to report.
+func (sub *subscriber) take(batch []*frame) (_ []*frame, end *frame, report bool) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	batch = batch[:0]
@@ -179,7 +180,7 @@ func (sub *subscriber) take(batch []*frame) ([]*frame, *frame) {
 	sub.queue = sub.queue[:0]
 	clear(sub.keys)
 	sub.holes = 0
-	return batch, sub.end
+	return batch, sub.end, sub.dropped > 0 || sub.overflow
 }
 
 // settle reports what the policy did since the last call: it calls the
@@ -228,11 +229,14 @@ func (sub *subscriber) run() (err error) {
 		// wait most of the time. The stream wakes it when it ends (see
 		// Subscribe), and the hub's shutdown ends the stream.
 		<-sub.wake
-		if err := sub.settle(); err != nil {
-			return err
-		}
 		var end *frame
-		batch, end = sub.take(batch)
+		var report bool
+		batch, end, report = sub.take(batch)
+		if report {
+			if err := sub.settle(); err != nil {
+				return err
+			}
+		}
 		if len(batch) == 0 && end == nil {
 			// Nothing queued: the stream or the hub may have ended. With
 			// frames to write, the write finds out, and sparing the check
