@@ -269,8 +269,8 @@ func (h *Hub) Subscribe(s *Stream, topics ...string) error {
 		return ErrHubClosed
 	}
 	defer h.remove(sub)
-	s.watchEnd(sub.wake) // sub.run checks whether s has ended already
-	defer s.unwatchEnd(sub.wake)
+	s.watchEnd(sub) // sub.run checks whether s has ended already
+	defer s.unwatchEnd(sub)
 	h.cfg.hooks.connect(s, topics)
 	err := sub.run()
 	if s.timedOut.Load() {

@@ -51,7 +51,7 @@ type Stream struct {
 	// unblockMu orders unblock, which runs on a goroutine of its own, with
 	// each write and with the end of the stream: unblock moves the
 	// deadline of a write in progress only, and once finished is set,
-	// nothing touches out. It also guards wakes.
+	// nothing touches out. It also guards watchers.
 	unblockMu sync.Mutex
 	writing   bool // a write to out is in progress
 	moved     bool // unblock moved the deadline of the write in progress
@@ -71,7 +71,7 @@ type Stream struct {
 	sub     subscriber
 	subUsed atomic.Bool
 
-	wakes []chan struct{} // told when the stream ends (see watchEnd)
+	watchers []*subscriber // told when the stream ends (see watchEnd)
 
 	ctx       context.Context
 	cancel    context.CancelCauseFunc
@@ -393,27 +393,26 @@ func (s *Stream) parentEnded() {
 	s.tellEnd()
 }
 
-// watchEnd makes the stream send on wake, without blocking, once it has
-// ended, however it ends, so that a goroutine that waits on wake for other
-// reasons too (a hub subscriber waits for its queue) need not also wait on
-// [Stream.Done]. Each wait on a channel holds memory while it lasts. The
-// stream may have ended before watchEnd: the caller checks after it.
-func (s *Stream) watchEnd(wake chan struct{}) {
+// watchEnd makes the stream tell sub once it has ended, however it ends,
+// so that sub's goroutine, which waits for its queue, need not also wait
+// on [Stream.Done]. The stream may have ended before watchEnd: the caller
+// checks after it.
+func (s *Stream) watchEnd(sub *subscriber) {
 	s.unblockMu.Lock()
 	defer s.unblockMu.Unlock()
-	s.wakes = append(s.wakes, wake)
+	s.watchers = append(s.watchers, sub)
 }
 
 // unwatchEnd undoes watchEnd.
-func (s *Stream) unwatchEnd(wake chan struct{}) {
+func (s *Stream) unwatchEnd(sub *subscriber) {
 	s.unblockMu.Lock()
 	defer s.unblockMu.Unlock()
-	if i := slices.Index(s.wakes, wake); i >= 0 {
-		s.wakes = slices.Delete(s.wakes, i, i+1)
+	if i := slices.Index(s.watchers, sub); i >= 0 {
+		s.watchers = slices.Delete(s.watchers, i, i+1)
 	}
 }
 
-// tellEnd wakes the goroutines of watchEnd. It runs after each end of the
+// tellEnd tells the subscribers of watchEnd. It runs after each end of the
 // stream's context.
 func (s *Stream) tellEnd() {
 	s.unblockMu.Lock()
@@ -422,11 +421,8 @@ func (s *Stream) tellEnd() {
 }
 
 func (s *Stream) tellEndLocked() {
-	for _, wake := range s.wakes {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
+	for _, sub := range s.watchers {
+		sub.streamOver()
 	}
 }
 

@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,8 +47,8 @@ func (msg *Message) position() string {
 type subscriber struct {
 	mu       sync.Mutex
 	queue    []*frame
-	end      *frame        // the EndEvent that ends the stream after the queue; nil: none yet
-	wake     chan struct{} // capacity 1: "the queue has something"
+	end      *frame // the EndEvent that ends the stream after the queue; nil: none yet
+	over     bool   // the stream has ended (see Stream.watchEnd)
 	stream   *Stream
 	hub      *Hub
 	set      map[string]struct{} // the distinct topics when there are several; nil: the one topic is distinct[0]
@@ -61,6 +62,10 @@ type subscriber struct {
 	// The queue's own room for one frame, which is all an idle stream's
 	// queue ever holds: no array of its own to fetch from memory.
 	one [1]*frame
+	// ready tells the stream's goroutine, waiting with mu (see await),
+	// that the queue has something or the stream ended. Unlike a
+	// channel, it is no allocation of its own to read on each delivery.
+	ready sync.Cond
 
 	topics []string // as given to Subscribe, for the hooks and the log
 	// The distinct topics (see set): whether a message is for the
@@ -84,7 +89,8 @@ type subscriber struct {
 
 func newSubscriber(h *Hub, s *Stream, topics []string) *subscriber {
 	sub := s.subscriberRoom()
-	*sub = subscriber{hub: h, stream: s, topics: topics, wake: make(chan struct{}, 1)}
+	*sub = subscriber{hub: h, stream: s, topics: topics}
+	sub.ready.L = &sub.mu
 	sub.queue = sub.one[:0]
 	if len(topics) == 1 {
 		sub.distinct = topics[:1:1]
@@ -152,10 +158,7 @@ func (sub *subscriber) enqueue(frames ...*frame) (overflowed bool) {
 		sub.hub.cfg.observer.slow(sub.topics)
 		return true
 	}
-	select {
-	case sub.wake <- struct{}{}:
-	default:
-	}
+	sub.ready.Signal()
 	return false
 }
 
@@ -165,11 +168,35 @@ func (sub *subscriber) depth() int {
 	return len(sub.queue) - sub.holes
 }
 
+// await waits until the queue has something or the stream ended, then
+// takes what is queued (see take); over reports the stream's end.
+func (sub *subscriber) await(batch []*frame) (_ []*frame, end *frame, report, over bool) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	for len(sub.queue) == 0 && sub.end == nil && !sub.overflow && !sub.over {
+		sub.ready.Wait()
+	}
+	batch, end, report = sub.takeLocked(batch)
+	return batch, end, report, sub.over
+}
+
+// streamOver tells the subscriber that its stream has ended.
+func (sub *subscriber) streamOver() {
+	sub.mu.Lock()
+	sub.over = true
+	sub.mu.Unlock()
+	sub.ready.Signal()
+}
+
 // take empties the queue into batch, and returns the EndEvent that comes
 // after it, if any, and whether settle has something to report.
 func (sub *subscriber) take(batch []*frame) (_ []*frame, end *frame, report bool) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
+	return sub.takeLocked(batch)
+}
+
+func (sub *subscriber) takeLocked(batch []*frame) (_ []*frame, end *frame, report bool) {
 	batch = batch[:0]
 	for _, f := range sub.queue {
 		if f != nil { // not a hole left by KeepLatest
@@ -224,27 +251,24 @@ func (sub *subscriber) run() (err error) {
 		return err
 	}
 	for {
-		// One channel to wait on, not three: a goroutine holds memory for
-		// each channel it waits on, as long as it waits, and most streams
-		// wait most of the time. The stream wakes it when it ends (see
-		// Subscribe), and the hub's shutdown ends the stream.
-		<-sub.wake
+		// One wait, not three: the stream tells the subscriber when it
+		// ends (see Subscribe), and the hub's shutdown ends the stream.
 		var end *frame
-		var report bool
-		batch, end, report = sub.take(batch)
+		var report, over bool
+		batch, end, report, over = sub.await(batch)
 		if report {
 			if err := sub.settle(); err != nil {
 				return err
 			}
 		}
 		if len(batch) == 0 && end == nil {
-			// Nothing queued: the stream or the hub may have ended. With
-			// frames to write, the write finds out, and sparing the check
-			// spares every delivery a read of the stream's context.
-			if err := sub.ended(); err != nil {
-				return err
+			// Nothing queued: the stream has ended. With frames to
+			// write, the write finds out, and sparing the check spares
+			// every delivery a read of the stream's context.
+			if !over {
+				continue
 			}
-			continue
+			return cmp.Or(sub.ended(), ErrClosed)
 		}
 		bufs = bufs[:0]
 		for _, f := range batch {
