@@ -43,7 +43,9 @@ func (msg *Message) position() string {
 // fill and the stream's handler goroutine drains.
 //
 // The fields that every delivery reads, on the fan-out's goroutine and
-// then on the stream's, come first, within 128 bytes (see Stream).
+// then on the stream's, come first: the lock, the queue, the condition
+// variable the stream's goroutine waits on, and what the fan-out checks
+// (see Stream).
 type subscriber struct {
 	mu       sync.Mutex
 	queue    []*frame
