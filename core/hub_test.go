@@ -2051,3 +2051,38 @@ func TestHubSubscriptionEndsWithItsStream(t *testing.T) {
 		})
 	}
 }
+
+// A stream may subscribe to several hubs at once: each subscription gets
+// the events of its own hub, and ends with the stream. (A stream's first
+// subscription lives in the stream's memory, the others in their own.)
+func TestHubOneStreamSeveralSubscriptions(t *testing.T) {
+	leaktest.Check(t)
+	a, b := newTestHub(t), newTestHub(t)
+	run := runHub(t, func(s *Stream) error {
+		errs := make(chan error, 1)
+		go func() { errs <- a.Subscribe(s, "t") }()
+		err := b.Subscribe(s, "t")
+		return errors.Join(err, <-errs)
+	})
+	hubWaitSubscribers(t, a, 1)
+	hubWaitSubscribers(t, b, 1)
+	for i := range 3 {
+		for _, h := range []struct {
+			name string
+			hub  *Hub
+		}{{"a", a}, {"b", b}} {
+			want := fmt.Sprintf("%s%d", h.name, i)
+			hubPublish(t, h.hub, Event{Data: want}, "t")
+			if ev := run.next(t, want); ev.Data != want {
+				t.Fatalf("got %q, want %q", ev.Data, want)
+			}
+		}
+	}
+	run.cancel()
+	if err := run.wait(t); err != nil {
+		t.Fatalf("StreamTo returned %v", err)
+	}
+	if n := a.Stats().Subscribers + b.Stats().Subscribers; n != 0 {
+		t.Fatalf("%d subscriptions left after the stream ended", n)
+	}
+}
