@@ -171,7 +171,7 @@ func (sub *subscriber) depth() int {
 }
 
 // await waits until the queue has something or the stream ended, then
-// takes what is queued (see take); over reports the stream's end.
+// takes what is queued (see takeLocked); over reports the stream's end.
 func (sub *subscriber) await(batch []*frame) (_ []*frame, end *frame, report, over bool) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
@@ -190,14 +190,9 @@ func (sub *subscriber) streamOver() {
 	sub.ready.Signal()
 }
 
-// take empties the queue into batch, and returns the EndEvent that comes
-// after it, if any, and whether settle has something to report.
-func (sub *subscriber) take(batch []*frame) (_ []*frame, end *frame, report bool) {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	return sub.takeLocked(batch)
-}
-
+// takeLocked empties the queue into batch, and returns the EndEvent that
+// comes after it, if any, and whether settle has something to report.
+// The caller holds sub.mu.
 func (sub *subscriber) takeLocked(batch []*frame) (_ []*frame, end *frame, report bool) {
 	batch = batch[:0]
 	for _, f := range sub.queue {
